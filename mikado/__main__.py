@@ -1,0 +1,3 @@
+from mikado.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""The prerequisite graph: order, reach and cycles. networkx lives only in this module.
+
+Ordering is a heap-driven Kahn pass written here on purpose: it is the hot path of every command
+and networkx costs ~0.15 s just to import, half the start-up budget of `mikado status`. networkx
+is imported only when that pass leaves nodes behind, to enumerate the cycles exactly.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+
+MAX_CYCLES = 100  # past this many, one more finding says how many were left out
+
+
+class Graph:
+    """Cards and their ``requires`` edges; edges to unknown stems are ignored here."""
+
+    def __init__(self, requires: Mapping[str, Sequence[str]]):
+        self._requires: dict[str, tuple[str, ...]] = {
+            stem: tuple(dict.fromkeys(r for r in reqs if r in requires and r != stem))
+            for stem, reqs in requires.items()
+        }
+        self._dependents: dict[str, list[str]] = {stem: [] for stem in self._requires}
+        for stem, reqs in self._requires.items():
+            for req in reqs:
+                self._dependents[req].append(stem)
+        self._order, self._cyclic = self._kahn()
+
+    def _kahn(self) -> tuple[list[str], frozenset[str]]:
+        waiting = {stem: len(reqs) for stem, reqs in self._requires.items()}
+        heap = [stem for stem, count in waiting.items() if count == 0]
+        heapq.heapify(heap)
+        order: list[str] = []
+        while heap:
+            stem = heapq.heappop(heap)
+            order.append(stem)
+            for dependent in self._dependents[stem]:
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    heapq.heappush(heap, dependent)
+        return order, frozenset(waiting.keys() - set(order))
+
+    @property
+    def order(self) -> list[str]:
+        """Prerequisites before dependents; ties by stem. Cards on or behind a cycle are
+        missing from it (see :attr:`cyclic`)."""
+        return list(self._order)
+
+    @property
+    def cyclic(self) -> frozenset[str]:
+        """Cards on a cycle or depending on one: they have no place in any order."""
+        return self._cyclic
+
+    def requires(self, stem: str) -> tuple[str, ...]:
+        return self._requires.get(stem, ())
+
+    def dependents(self, stem: str) -> tuple[str, ...]:
+        return tuple(sorted(self._dependents.get(stem, ())))
+
+    def reach(self, goal: str) -> set[str]:
+        """The goal and every card it reaches through ``requires``."""
+        seen = {goal}
+        stack = [goal]
+        while stack:  # iterative: a 10,000-deep chain must not hit the recursion limit
+            for req in self._requires.get(stack.pop(), ()):
+                if req not in seen:
+                    seen.add(req)
+                    stack.append(req)
+        return seen
+
+    def ordered(self, stems: Iterable[str]) -> list[str]:
+        wanted = set(stems)
+        return [stem for stem in self._order if stem in wanted]
+
+    def cycles(self) -> list[tuple[str, ...]]:
+        """Each elementary cycle once, as ``(a, b, ..., a)`` read "a requires b requires ...",
+        rotated to start at its smallest stem; sorted. At most :data:`MAX_CYCLES`."""
+        if not self._cyclic:
+            return []
+        import networkx as nx
+
+        digraph: nx.DiGraph[str] = nx.DiGraph()
+        for stem in self._cyclic:
+            digraph.add_node(stem)
+            digraph.add_edges_from((stem, r) for r in self._requires[stem] if r in self._cyclic)
+        found: list[tuple[str, ...]] = []
+        for cycle in nx.simple_cycles(digraph):
+            start = cycle.index(min(cycle))
+            rotated = cycle[start:] + cycle[:start]
+            found.append((*rotated, rotated[0]))
+            if len(found) > MAX_CYCLES:
+                break
+        return sorted(found)

@@ -1,0 +1,109 @@
+"""The run lock (SPEC §5): one run per tree, an OS lock that dies with its process.
+
+``flock`` is released by the kernel when the holder exits, however it exits, so a crash never
+leaves a stale lock behind; the file's content only says who holds it, for the message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from mikado.errors import LockHeld
+
+LOCK_FILE = "run.lock"
+# A reader probing the lock holds it for microseconds; a run retries this long so a concurrent
+# `mikado status` can never make it fail with "locked".
+ACQUIRE_PATIENCE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    pid: int
+    host: str
+    started: str
+
+    def describe(self) -> str:
+        return f"process {self.pid} on {self.host}, running since {self.started}"
+
+
+def _read_info(stream: IO[str]) -> LockInfo | None:
+    stream.seek(0)
+    try:
+        data = json.loads(stream.read() or "{}")
+        return LockInfo(int(data["pid"]), str(data["host"]), str(data["started"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def holder(runtime: Path) -> LockInfo | None:
+    """Who holds the lock now, or ``None`` when no live run does."""
+    try:
+        stream = open(runtime / LOCK_FILE, encoding="utf-8")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None
+    with stream:
+        try:
+            fcntl.flock(stream, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_info(stream) or LockInfo(0, "unknown host", "an unknown time")
+        fcntl.flock(stream, fcntl.LOCK_UN)
+        return None
+
+
+class RunLock:
+    """``with RunLock(runtime):`` holds the lock for a run, or raises :class:`LockHeld`."""
+
+    def __init__(self, runtime: Path):
+        self.path = runtime / LOCK_FILE
+        self._stream: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        stream = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+        deadline = time.monotonic() + ACQUIRE_PATIENCE
+        while True:
+            try:
+                fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    info = _read_info(stream)
+                    stream.close()
+                    who = info.describe() if info else "another process"
+                    raise LockHeld(
+                        f"another run holds the lock: {who} (lock file {self.path})"
+                    ) from None
+                time.sleep(0.02)
+        stream.seek(0)
+        stream.truncate()
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        stream.write(json.dumps(record))
+        stream.flush()
+        self._stream = stream
+
+    def release(self) -> None:
+        if self._stream is not None:
+            self._stream.seek(0)
+            self._stream.truncate()
+            fcntl.flock(self._stream, fcntl.LOCK_UN)
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
