@@ -249,6 +249,7 @@ def _crash(exc: BaseException) -> int:
     import platform
     import traceback
     from datetime import UTC, datetime
+    from importlib.metadata import version
 
     log = Path.cwd() / ".mikado" / "crash.log"
     try:
@@ -257,7 +258,7 @@ def _crash(exc: BaseException) -> int:
             stream.write(
                 f"--- {datetime.now(UTC).isoformat(timespec='seconds')} mikado {__version__}, "
                 f"Python {platform.python_version()}, {platform.platform()}, "
-                f"click {click.__version__}\n"
+                f"click {version('click')}\n"
                 f"argv: {sys.argv[1:]}\n"
             )
             traceback.print_exception(exc, file=stream)

@@ -16,9 +16,27 @@ from typing import IO, Any
 import yaml
 
 try:  # The C loader is ~10x faster; fall back quietly where libyaml is not compiled in.
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class _Loader(_BaseLoader):
+    """The safe loader, except that an impossible date (``2026-02-30``) stays a string.
+
+    PyYAML raises a bare ValueError there, without a line; as a string it reaches field
+    validation, which names the field and its line.
+    """
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError):
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 BOM = b"\xef\xbb\xbf"
 DELIMITER = b"---"
@@ -113,9 +131,14 @@ def parse_block(block: Block) -> dict[str, Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = block.first_line + mark.line if mark is not None else block.first_line
+        # At the end of the block YAML points past its last line, at the closing delimiter.
+        line = max(block.first_line, min(line, block.body_line - 2))
         problem = exc.problem or exc.context or "invalid YAML"
         raise FrontMatterError(f"front-matter is not valid YAML: {problem}", line) from None
     except yaml.YAMLError as exc:
+        raise FrontMatterError(f"front-matter is not valid YAML: {exc}", block.first_line) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # An explicit tag the value does not fit (`!!int abc`): PyYAML gives no line here.
         raise FrontMatterError(f"front-matter is not valid YAML: {exc}", block.first_line) from None
     except RecursionError:
         raise FrontMatterError("front-matter nests too deeply to parse", block.first_line) from None

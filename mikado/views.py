@@ -112,9 +112,10 @@ def status_table(
     for row in rows:
         cells = []
         for i, width in zip(keep, widths, strict=True):
-            cell = row[i].ljust(width)
             state = {4: State.READY, 5: State.FAILED, 6: State.BLOCKED}.get(i)
-            cells.append(style(cell, state) if state and row[i] != "-" else cell)
+            # Pad outside the style: escape codes must not count as width or hide trailing space.
+            text = style(row[i], state) if state and row[i] != "-" else row[i]
+            cells.append(text + " " * (width - len(row[i])))
         lines.append("  ".join(cells).rstrip())
     lines.extend(_failure_notes(chains, failures, style))
     return lines

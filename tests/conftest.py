@@ -1,0 +1,79 @@
+"""Fixtures that build small, real docs trees in ``tmp_path``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+Tree = Callable[[Mapping[str, str | bytes]], Path]
+
+
+def card_text(
+    title: str = "A Card",
+    *,
+    status: str | None = None,
+    requires: Sequence[str] | None = None,
+    branch: str | None = None,
+    tags: Sequence[str] = ("how-to",),
+    modified: str = "2026-01-01",
+    body: str = "",
+) -> str:
+    lines = ["---", f"title: {title}", f"modified: {modified}"]
+    if status is not None:
+        lines.append(f"status: {status}")
+    if branch is not None:
+        lines.append(f"branch: {branch}")
+    if requires is not None:
+        lines.append("requires:" + ("" if requires else " []"))
+        lines.extend(f"  - {r}" for r in requires)
+    lines.append("tags:")
+    lines.extend(f"  - {t}" for t in tags)
+    lines.append("---")
+    return "\n".join(lines) + "\n\n" + (body or f"# {title}\n")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Tree:
+    """``tree({"zot/a.md": text, ...})`` writes the files under ``tmp_path/docs``."""
+    root = tmp_path / "docs"
+
+    def make(files: Mapping[str, str | bytes]) -> Path:
+        root.mkdir(exist_ok=True)
+        for rel, content in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8", newline="")
+        return root
+
+    return make
+
+
+def run_mikado(
+    *args: str | os.PathLike[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command in a subprocess, as a user would."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "mikado", *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def mikado(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    def run(*args: str | os.PathLike[str], cwd: Path | None = None, **kw: object):  # type: ignore[no-untyped-def]
+        return run_mikado(*args, cwd=cwd or tmp_path, **kw)  # type: ignore[arg-type]
+
+    return run

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mikado.config import find_config_file, load_config
+from mikado.errors import ConfigError, ExitCode
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file_resolve_against_the_current_folder(tmp_path: Path) -> None:
+    config = load_config(cwd=tmp_path)
+    assert config.source is None
+    assert config.docs == tmp_path / "cards"
+    assert config.actions == tmp_path / "actions"
+    assert config.runtime == tmp_path / ".mikado"
+    assert config.required == ("title", "modified", "tags")
+    assert config.index_mode == "auto" and config.completion == "remove"
+    assert config.excluded() == frozenset({"changelog.d"})
+
+
+def test_nearest_file_in_a_parent_and_paths_relative_to_it(tmp_path: Path) -> None:
+    write(tmp_path / "mikado.toml", '[mikado]\ndocs = "docs"\nexclude = ["drafts"]\n')
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    config = load_config(cwd=nested)
+    assert config.source == tmp_path / "mikado.toml"
+    assert config.docs == tmp_path / "docs"
+    assert config.runtime == tmp_path / ".mikado"
+    assert "drafts" in config.excluded()
+
+
+def test_mikado_toml_wins_over_pyproject_in_the_same_folder(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.mikado]\ndocs = "from-pyproject"\n')
+    write(tmp_path / "mikado.toml", '[mikado]\ndocs = "from-mikado"\n')
+    assert load_config(cwd=tmp_path).docs == tmp_path / "from-mikado"
+
+
+def test_pyproject_without_tool_mikado_is_passed_over(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.mikado]\ndocs = "outer"\n')
+    write(tmp_path / "inner" / "pyproject.toml", '[project]\nname = "x"\n')
+    assert find_config_file(tmp_path / "inner") == tmp_path / "pyproject.toml"
+
+
+def test_pyproject_action_tables_nest_under_tool_mikado(tmp_path: Path) -> None:
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.mikado]\ndocs = "d"\n[tool.mikado.authentik]\nurl = "https://a"\n'
+        'token = "env:AUTHENTIK_TOKEN"\n',
+    )
+    config = load_config(cwd=tmp_path)
+    assert config.settings == {"authentik": {"url": "https://a", "token": "env:AUTHENTIK_TOKEN"}}
+
+
+def test_explicit_config_and_docs_override(tmp_path: Path) -> None:
+    write(tmp_path / "conf" / "m.toml", '[mikado]\ndocs = "d"\n[zot]\nurl = "http://z"\n')
+    config = load_config(config_file=Path("conf/m.toml"), docs=Path("other"), cwd=tmp_path)
+    assert config.docs == tmp_path / "other"
+    assert config.settings["zot"] == {"url": "http://z"}
+
+
+def test_missing_explicit_config_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_file=Path("nope.toml"), cwd=tmp_path)
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[mikado]\ndcos = "d"\n', "unknown key `dcos`"),
+        ('[mikado]\nignore = ["brokn-link"]\n', "unknown rule(s): brokn-link"),
+        ('[mikado]\ncompletion = "delete"\n', "`completion`"),
+        ('[mikado]\nindex = "manual"\n', "`index`"),
+        ("[mikado]\nindex = true\n", "`index`"),
+        ('[mikado]\nexclude = "drafts"\n', "`exclude` must be a list"),
+        ("[mikado]\ntimeout = -1\n", "`timeout`"),
+        ("[mikado.tls]\nverify = false\n", "unknown key `verify` in tls"),
+        ('[mikado.tls]\ninsecure = "yes"\n', "`tls.insecure`"),
+        ('docs = "d"\n', "top-level key `docs`"),
+        ("[mikado\n", "invalid TOML"),
+    ],
+)
+def test_configuration_errors_exit_2_and_name_the_file(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    write(tmp_path / "mikado.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(cwd=tmp_path)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert fragment in caught.value.message
+    assert str(tmp_path / "mikado.toml") in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[authentik]\ntoken = "s3cr3t-literal"\n',
+        '[forgejo]\napi_password = "s3cr3t-literal"\n',
+        '[zot.ci]\nCLIENT_SECRET = "s3cr3t-literal"\n',
+        '[zot]\napikeys = ["env:OK", "s3cr3t-literal"]\n',
+    ],
+)
+def test_literal_secrets_are_refused_without_echoing_them(tmp_path: Path, table: str) -> None:
+    write(tmp_path / "mikado.toml", table)
+    with pytest.raises(ConfigError) as caught:
+        load_config(cwd=tmp_path)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert "s3cr3t-literal" not in str(caught.value)
+    assert "env:VARIABLE" in caught.value.message
+
+
+def test_secret_references_and_non_secret_values_are_accepted(tmp_path: Path) -> None:
+    write(
+        tmp_path / "mikado.toml",
+        '[authentik]\ntoken = "env:AK_TOKEN"\nclient_secret = "file:/run/secret"\n'
+        'apikey = true\nurl = "https://auth"\n',
+    )
+    assert load_config(cwd=tmp_path).settings["authentik"]["apikey"] is True
+
+
+def test_index_table_and_off(tmp_path: Path) -> None:
+    write(tmp_path / "mikado.toml", '[mikado]\nindex = { "how-to/" = "how-to/README.md" }\n')
+    config = load_config(cwd=tmp_path)
+    assert config.index_mode == "table"
+    assert dict(config.index_table) == {"how-to": "how-to/README.md"}
+    write(tmp_path / "mikado.toml", "[mikado]\nindex = false\n")
+    assert load_config(cwd=tmp_path).index_mode == "off"
+
+
+def test_tls_settings(tmp_path: Path) -> None:
+    write(tmp_path / "mikado.toml", '[mikado.tls]\nca_bundle = "ca.pem"\n')
+    tls = load_config(cwd=tmp_path).tls
+    assert tls.ca_bundle == tmp_path / "ca.pem" and not tls.insecure
