@@ -359,3 +359,24 @@ def test_faults_on_the_registry(tmp_path: Path) -> None:
         zot.inject_fault(Fault.error(500), method="GET", path_prefix="/v2/_catalog")
         assert httpx.get(f"{zot.url}/v2/_catalog").status_code == 500
         assert httpx.get(f"{zot.url}/v2/_catalog").status_code == 200
+
+
+def test_version_check_answers_anonymously_but_still_challenges(hardened: ZotEmulator) -> None:
+    # without the challenge on a 200, skopeo would never send its credentials
+    response = httpx.get(f"{hardened.url}/v2/")
+    assert response.status_code == 200
+    assert response.headers["WWW-Authenticate"].lower().startswith("basic realm=")
+    empty_credentials = httpx.get(f"{hardened.url}/v2/_catalog", headers=basic("", ""))
+    assert empty_credentials.status_code == 200  # "Basic Og==" counts as anonymous
+
+
+def test_without_a_realm_the_challenge_uses_zots_default(
+    tmp_path: Path, issuer: AuthentikEmulator
+) -> None:
+    config = hardened_config(tmp_path, issuer.issuer_for("zot"))
+    del config["http"]["realm"]
+    config_file = tmp_path / "zot-config.json"
+    config_file.write_text(json.dumps(config))
+    with ZotEmulator(config_file=config_file) as zot:
+        refused = httpx.post(f"{zot.url}/v2/app/blobs/uploads/")
+        assert refused.headers["WWW-Authenticate"] == 'Basic realm="Authorization Required"'
