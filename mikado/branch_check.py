@@ -25,6 +25,7 @@ from typing import Any
 
 from mikado.card import MIKADO_FIELDS, OPEN_STATUSES
 from mikado.config import Config
+from mikado.errors import UsageError
 from mikado.frontmatter import FrontMatterError, parse_block, split_bytes
 from mikado.git import Change, Commit, GitError, Repo, stem_of_branch
 from mikado.loader import load_docs
@@ -319,8 +320,10 @@ def _closing_problems(change: FileChange) -> list[str]:
     """Why this change to a card is more than closing it (empty when it only closes)."""
     before, after = _read(change.before), _read(change.after)
     name = change.doc_path or change.path
-    if before is None or not before.is_card or before.meta is None:
+    if before is None:
         return [f"adds the card {name}; a new card needs a `plan` commit after a reset"]
+    if not before.is_card or before.meta is None:
+        return [f"makes {name} a card; a new card needs a `plan` commit after a reset"]
     if after is None:
         return [f"deletes the card {name}"]
     if after.meta is None:
@@ -470,7 +473,7 @@ def check_branch(
     merge_base: Commit | None = None
     if repo.has_commits():
         if repo.resolve(base) is None:
-            raise GitError(f"base `{base}` names no commit; pass --base with the branch it left")
+            raise UsageError(f"base `{base}` names no commit; pass --base with the branch it left")
         base_sha = repo.merge_base(base)
         if base_sha is None:
             raise GitError(f"mikado/{stem} shares no history with `{base}`")
