@@ -187,16 +187,17 @@ class Repo:
         position = 0
         for spec in wanted:
             end = out.index(b"\n", position)
-            header = out[position:end].split()
+            header = out[position:end]
             position = end + 1
-            if len(header) == 3 and header[1] == b"blob":
-                size = int(header[2])
-                found[spec] = out[position : position + size]
-                position += size + 1  # the content is followed by a line feed
-            else:
-                if len(header) == 3:  # a tree or commit: skip its content
-                    position += int(header[2]) + 1
+            # "<spec> missing" / "<spec> ambiguous" (the spec may hold spaces), otherwise
+            # "<oid> <type> <size>" followed by the content and a line feed.
+            if header.endswith((b" missing", b" ambiguous")):
                 found[spec] = None
+                continue
+            _oid, kind, size = header.split()
+            content = out[position : position + int(size)]
+            position += int(size) + 1
+            found[spec] = content if kind == b"blob" else None
         return found
 
     def stashes(self) -> list[str]:
