@@ -248,7 +248,8 @@ def layout_for(repo: Repo, config: Config) -> DocsLayout:
 def _steps(
     repo: Repo, layout: DocsLayout, commits: Sequence[Commit], pending: Commit | None
 ) -> list[Step]:
-    changes: list[tuple[Commit, list[Change]]] = [(c, repo.changes(c)) for c in commits]
+    by_commit = repo.changes(commits)
+    changes: list[tuple[Commit, list[Change]]] = [(c, by_commit[c.sha]) for c in commits]
     if pending is not None:
         changes.append((pending, repo.staged_changes()))
     specs: list[str] = []

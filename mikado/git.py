@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,24 +144,38 @@ class Repo:
             commits.append(Commit(sha, short, subject, first))
         return commits
 
-    def changes(self, commit: Commit) -> list[Change]:
-        """Files changed by ``commit`` against its first parent (renames as delete + add)."""
-        if commit.parent is None:
-            out = self._run(
-                "diff-tree",
-                "-r",
-                "--root",
-                "--no-renames",
-                "--name-status",
-                "-z",
-                "--no-commit-id",
-                commit.sha,
-            )
-        else:
-            out = self._run(
-                "diff-tree", "-r", "--no-renames", "--name-status", "-z", commit.parent, commit.sha
-            )
-        return _parse_name_status(out)
+    def changes(self, commits: Sequence[Commit]) -> dict[str, list[Change]]:
+        """Files each commit changed against its first parent (renames as delete + add), in
+        one `git diff-tree --stdin` call however long the branch is."""
+        if not commits:
+            return {}
+        lines = [f"{c.sha} {c.parent}" if c.parent else c.sha for c in commits]
+        out = self._run(
+            "diff-tree",
+            "--stdin",
+            "--always",  # a header even for an empty commit, to keep the records aligned
+            "--root",
+            "-r",
+            "--no-renames",
+            "--name-status",
+            "-z",
+            input_bytes=("\n".join(lines) + "\n").encode(),
+        )
+        found: dict[str, list[Change]] = {c.sha: [] for c in commits}
+        fields = out.split("\0")
+        current: list[Change] | None = None
+        index = 0
+        while index < len(fields):
+            token = fields[index]
+            if token in found:  # a commit header: a full object name, never a status letter
+                current = found[token]
+                index += 1
+            elif token and current is not None and index + 1 < len(fields):
+                current.append(Change(token[0], fields[index + 1]))
+                index += 2
+            else:
+                index += 1
+        return found
 
     def staged_changes(self) -> list[Change]:
         """What the next commit would change: the index against HEAD."""

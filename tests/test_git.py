@@ -57,13 +57,18 @@ def test_history_and_changes(repo: GitRepo) -> None:
     base = git.merge_base("main")
     commits = git.commits_since(base)
     assert [c.subject for c in commits] == ["second: with | odd ; subject"]
-    assert {(c.status, c.path) for c in git.changes(commits[0])} == {
+    assert {(c.status, c.path) for c in git.changes(commits)[commits[0].sha]} == {
         ("M", "a.txt"),
         ("A", "b c.txt"),
     }
     root = git.commits_since(None)[0]
     assert root.parent is None
-    assert [(c.status, c.path) for c in git.changes(root)] == [("A", "a.txt")]
+    empty = repo.commit("empty")
+    everything = git.commits_since(None)
+    assert [c.short for c in everything][-1] == empty
+    changes = git.changes(everything)
+    assert [(c.status, c.path) for c in changes[root.sha]] == [("A", "a.txt")]
+    assert changes[everything[-1].sha] == []
     (repo.path / "a.txt").unlink()
     repo.git("add", "-A")
     assert [(c.status, c.path) for c in git.staged_changes()] == [("D", "a.txt")]
