@@ -28,7 +28,7 @@ def write(root: Path, stem: str, title: str, status: str | None, requires: list[
 
 
 @pytest.fixture
-def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def chains_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     docs = tmp_path / "cards"
     docs.mkdir()
     write(docs, "leaf", "A *leaf* with [a link](http://x) and <b>html</b>", None, [])
@@ -59,9 +59,11 @@ def markdown(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return capsys.readouterr().out
 
 
-def test_chain_as_pull_request_description(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_chain_as_pull_request_description(
+    chains_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = markdown(capsys, "goal")
-    plan = Plan(load_docs(load_config(cwd=tree), strict_graph=True))
+    plan = Plan(load_docs(load_config(cwd=chains_tree), strict_graph=True))
     tokens = MarkdownIt("commonmark").parse(text)
     fences = [t for t in tokens if t.type == "fence"]
     assert [f.info for f in fences] == ["mermaid"]
@@ -85,7 +87,9 @@ def test_chain_as_pull_request_description(tree: Path, capsys: pytest.CaptureFix
     assert "A *leaf* with [a link](http://x) and &lt;b&gt;html&lt;/b&gt;" in html
 
 
-def test_all_open_chains_one_section_each(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_all_open_chains_one_section_each(
+    chains_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = markdown(capsys)
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
         "## Mikado chain: The Goal",

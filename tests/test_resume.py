@@ -165,3 +165,30 @@ def test_off_branch_suggests_a_started_chain_then_the_most_progressed(
 
     state = resume(capsys, "other-goal")
     assert [c["goal"] for c in state["chains"]] == ["other-goal"]
+
+
+def test_branch_without_its_goal_card(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    repo.switch("mikado/unplanned")
+    state = resume(capsys)
+    assert state["position"] == "planning"
+    assert state["total"] is None
+    assert state["next"] == [
+        "create the goal card `unplanned` (with `branch: mikado/unplanned`) in a "
+        "`C2(unplanned): plan ...` commit"
+    ]
+    assert run_cli(["resume"]) == 0
+    assert "No goal card `unplanned` exists yet." in capsys.readouterr().out
+
+
+def test_no_open_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("cards/notes.md", card_text("Notes"))
+    repo.commit("docs only")
+    monkeypatch.chdir(repo.path)
+    state = resume(capsys)
+    assert state["chains"] == [] and state["suggested"] is None
+    assert run_cli(["resume"]) == 0
+    assert "no open chains" in capsys.readouterr().out
