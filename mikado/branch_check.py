@@ -161,11 +161,18 @@ class BranchReport:
     @property
     def reset_point(self) -> Commit | None:
         """Where to `git reset --hard` when a new prerequisite turns up: the last ``plan`` or
-        ``close`` commit, else the point where the branch left its base. ``None`` once
-        finalized (nothing is left to discover)."""
+        ``close`` commit before any violation, else the point where the branch left its base.
+        ``None`` once finalized (nothing is left to discover)."""
         if self.position is Position.FINALIZED:
             return None
-        for step in reversed(self.steps):
+        # Never a commit at or after the first violation: resetting there keeps the mistake.
+        bad = {v.commit.sha for v in self.violations if v.commit is not None}
+        good = list(self.steps)
+        for index, step in enumerate(good):
+            if step.commit.sha in bad:
+                good = good[:index]
+                break
+        for step in reversed(good):
             subject = step.subject
             if step.commit.sha and subject and subject.verb in ("plan", "close"):
                 return step.commit

@@ -90,11 +90,11 @@ class OnBranch:
                 f"`C2({stem}): plan ...` commit"
             ]
         if report.position is Position.VIOLATION:
-            steps.append(
-                f"repair the history: `git reset --hard {reset_to}`"
-                " to the last good plan/close commit, then cherry-pick the work that still "
-                "applies with conventional subjects"
-            )
+            return [
+                f"repair the history: `git reset --hard {reset_to}` (the last plan/close "
+                "commit before the first violation), then cherry-pick the work that still "
+                "applies, with conventional subjects and each commit in its place"
+            ]
         elif report.position is Position.FINALIZED:
             steps.append("the chain is finalized: get the pull request reviewed and merged")
             return steps

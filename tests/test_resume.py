@@ -105,10 +105,14 @@ def test_violation_position_lists_the_violations(
     assert state["position"] == "violation"
     assert [v["rule"] for v in state["violations"]] == ["subject"]
     assert state["violations"][0]["commit"].startswith(bad)
+    assert state["reset_point"]["commit"] == sha(repo, "main")
+    close(repo, "build-it")  # later good commits do not become reset points
+    state = resume(capsys)
+    assert state["reset_point"]["commit"] == sha(repo, "main")
     assert run_cli(["resume"]) == 0
     out = capsys.readouterr().out
     assert f"violation: {bad} 'quick fix'" in out
-    assert "repair the history" in out
+    assert f"repair the history: `git reset --hard {sha(repo, 'main')[:7]}`" in out
 
 
 def test_human_output_shows_tree_reset_point_and_stash(
