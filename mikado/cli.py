@@ -155,17 +155,21 @@ def status(ctx: click.Context, goal: str | None) -> int:
     that chain as a tree from the goal down to its leaves, one mark per state
     (✓ done, ▶ ready, · waiting, ⟳ running, ✗ failed, ⊘ blocked).
 
+    `--format markdown` writes a pull-request description instead: per chain, its Mermaid
+    graph and a checklist of its cards.
+
     \b
     Examples:
       mikado status
       mikado status harden-zot-registry
       mikado status --format json | jq '.chains[].ready'
+      mikado status harden-zot-registry --format markdown > pr.md
     """
     from mikado.chains import State
     from mikado.journal import last_failures
     from mikado.views import marks_for_stream, status_json, status_table, status_tree
 
-    fmt = output_format(ctx, ("human", "json"))
+    fmt = output_format(ctx, ("human", "json", "markdown"))
     config = load_settings(ctx)
     plan = _plan(config)
     chains = [plan.chain(_goal(plan, goal))] if goal else plan.open_chains()
@@ -173,6 +177,11 @@ def status(ctx: click.Context, goal: str | None) -> int:
     failures = last_failures(config.runtime, failed)
     if fmt == "json":
         echo_json(status_json(chains, failures))
+        return ExitCode.OK
+    if fmt == "markdown":
+        from mikado.pr_markdown import status_markdown
+
+        click.echo(status_markdown(chains, failures), nl=False)
         return ExitCode.OK
 
     def style(text: str, state: State | None) -> str:
@@ -216,6 +225,243 @@ def next_(ctx: click.Context, goal: str | None) -> int:
     else:
         for stem in stems:
             echo(stem)
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument("goal", required=False)
+@click.option(
+    "--as",
+    "as_",
+    type=click.Choice(["mermaid", "dot"]),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid for Markdown (GitHub, Forgejo); DOT for Graphviz.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False, writable=True),
+    help="Write the graph to FILE instead of standard output.",
+)
+@global_options
+@click.pass_context
+def graph(ctx: click.Context, goal: str | None, as_: str, output: Path | None) -> int:
+    """Draw a chain, or every open chain, coloured by state.
+
+    Nodes are cards labelled with stem, title and state (done, ready, waiting, running,
+    failed, blocked); goals are hexagons. Edges run from a prerequisite to its dependent.
+
+    \b
+    Examples:
+      mikado graph harden-zot-registry
+      mikado graph --as dot | dot -Tsvg > chains.svg
+      mikado graph harden-zot-registry --output chain.mmd
+    """
+    from mikado.render_graph import render
+
+    output_format(ctx, ("human",))
+    config = load_settings(ctx)
+    plan = _plan(config)
+    chains = [plan.chain(_goal(plan, goal))] if goal else plan.open_chains()
+    text = render(chains, as_)
+    if output is None:
+        click.echo(text, nl=False)
+        return ExitCode.OK
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+    echo(f"wrote {output}", err=True)
+    return ExitCode.OK
+
+
+@cli.command(name="branch-check")
+@click.option(
+    "--commit-msg",
+    "commit_msg",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Also check the commit being made: this message file and the staged files "
+    "(commit-msg hook mode).",
+)
+@click.option(
+    "--base",
+    default="main",
+    show_default=True,
+    help="The branch the mikado/<stem> branch left.",
+)
+@global_options
+@click.pass_context
+def branch_check(ctx: click.Context, commit_msg: Path | None, base: str) -> int:
+    """Check the Mikado branch invariant and the C2 commit convention.
+
+    On a branch mikado/<stem>, every commit since it left BASE must read
+    `C2(<stem>): plan|impl|close|finalize <text>`: plan commits first, changing only cards and
+    category indexes; impl commits change no card; close commits only complete cards
+    (`status` removed or `done`, `modified` updated); finalize last. On any other branch
+    there is nothing to check. Exit 1 on a violation; each names the commit and the rule.
+
+    \b
+    Examples:
+      mikado branch-check
+      mikado branch-check --base develop --format json
+      mikado branch-check --commit-msg .git/COMMIT_EDITMSG   # as a commit-msg hook
+    """
+    from mikado.branch_check import check_branch, describe
+    from mikado.git import Repo
+
+    fmt = output_format(ctx, ("human", "json"))
+    message = None
+    if commit_msg is not None:
+        try:
+            message = commit_msg.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise UsageError(f"cannot read {commit_msg}: {exc.strerror}") from None
+    repo = Repo(Path.cwd())
+    config = load_settings(ctx)
+    report = check_branch(repo, config, base=base, commit_message=message)
+    if fmt == "json":
+        echo_json(report.as_json())
+    else:
+        for line in describe(report):
+            echo(line, err=bool(report.violations))
+    return ExitCode.FAILURE if report.violations else ExitCode.OK
+
+
+@cli.command()
+@click.argument("goal", required=False)
+@click.option(
+    "--base",
+    default="main",
+    show_default=True,
+    help="The branch mikado/<stem> branches leave.",
+)
+@global_options
+@click.pass_context
+def resume(ctx: click.Context, goal: str | None, base: str) -> int:
+    """Show where to pick a chain up in a new session.
+
+    On mikado/<stem>: the chain, the branch position (planning, mid-cycle, between cycles,
+    finalized, violation), the last plan/close commit to reset to when a new prerequisite
+    turns up, the ready cards, stashed work and the next steps. On any other branch: the
+    open chains (or GOAL's) and which one to resume.
+
+    \b
+    Examples:
+      mikado resume
+      mikado resume harden-zot-registry
+      mikado resume --format json
+    """
+    from mikado.branch_check import check_branch
+    from mikado.git import Repo, stem_of_branch
+    from mikado.journal import last_failures
+    from mikado.resume import (
+        OffBranch,
+        OnBranch,
+        candidates,
+        describe_off_branch,
+        describe_on_branch,
+    )
+    from mikado.views import marks_for_stream, status_tree
+
+    fmt = output_format(ctx, ("human", "json"))
+    config = load_settings(ctx)
+    repo = Repo(Path.cwd())
+    plan = _plan(config)
+    stashes = tuple(repo.stashes())
+    branch = repo.current_branch()
+    stem = stem_of_branch(branch)
+    if goal is not None:
+        _goal(plan, goal)
+        if stem is not None and goal != stem:
+            raise UsageError(
+                f"this is branch {branch}, not the branch of `{goal}`; "
+                f"`git switch mikado/{goal}` to resume it"
+            )
+    if stem is None:
+        off = OffBranch(branch, tuple(candidates(plan, repo, [goal] if goal else None)), stashes)
+        if fmt == "json":
+            echo_json(off.as_json())
+        else:
+            for line in describe_off_branch(off):
+                echo(line)
+        return ExitCode.OK
+    report = check_branch(repo, config, base=base)
+    chain = plan.chain(stem) if plan.docs.card(stem) is not None else None
+    on = OnBranch(report, chain, stashes)
+    if fmt == "json":
+        echo_json(on.as_json())
+        return ExitCode.OK
+    tree: list[str] = []
+    if chain is not None:
+        failed = {c.stem for c in chain.cards if c.status == "failed"}
+        tree = status_tree(chain, last_failures(config.runtime, failed), marks=marks_for_stream())
+    for line in describe_on_branch(on, tree):
+        echo(line)
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument("goal")
+@click.option("--dry-run", is_flag=True, help="Show what would change and write nothing.")
+@global_options
+@click.pass_context
+def finalize(ctx: click.Context, goal: str, dry_run: bool) -> int:
+    """Turn a completed chain's cards into plain documentation.
+
+    Removes `status`, `requires` and `branch` from every card of GOAL's chain and sets
+    `modified` to today; bodies, wiki-links and every other front-matter line stay as they
+    are. Refused (listing them) while a card of the chain is open, or while an open card
+    outside the chain still requires one of its cards. Commit the result as
+    `C2(<goal>): finalize ...`.
+
+    \b
+    Examples:
+      mikado finalize harden-zot-registry --dry-run
+      mikado finalize harden-zot-registry
+    """
+    from datetime import date
+
+    from mikado.finalize import apply, plan_finalization, verify
+    from mikado.lock import RunLock
+
+    fmt = output_format(ctx, ("human", "json"))
+    config = load_settings(ctx)
+
+    def finalize_now() -> tuple[Any, list[str]]:
+        plan = _plan(config)
+        finalization = plan_finalization(plan, _goal(plan, goal), date.today())
+        if dry_run:
+            verify(config.docs, finalization)
+            return finalization, [card.path for card in finalization.cards]
+        return finalization, apply(config.docs, finalization)
+
+    if dry_run:
+        finalization, changed = finalize_now()
+    else:
+        # Cards are rewritten: no run may be writing them at the same time.
+        with RunLock(config.runtime):
+            finalization, changed = finalize_now()
+    if fmt == "json":
+        data = finalization.as_json(dry_run=dry_run)
+        data["changed"] = changed
+        echo_json(data)
+        return ExitCode.OK
+    if not finalization.cards:
+        echo(f"{goal}: no card of the chain carries Mikado fields; nothing to finalize.")
+        return ExitCode.OK
+    verb = "would remove" if dry_run else "removed"
+    for card in finalization.cards:
+        if card.path in changed:
+            echo(f"{card.path}: {verb} {', '.join(card.removed)}; modified {finalization.today}")
+    count = len(changed)
+    if dry_run:
+        echo(f"{goal}: {count} card(s) would be finalized (dry run, nothing written).")
+    else:
+        echo(
+            f"{goal}: {count} card(s) finalized; commit them as `C2({goal}): finalize ...` "
+            "with a changelog fragment."
+        )
     return ExitCode.OK
 
 

@@ -95,3 +95,8 @@ class ServiceError(MikadoError):
         if hint:
             text = f"{text} ({hint})"
         super().__init__(text)
+
+
+class CardEditError(MikadoError):
+    """A card's front-matter cannot be changed without risking the bytes around the change
+    (exit 1); the card is left untouched and the message says which line to edit by hand."""
