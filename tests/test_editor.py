@@ -315,7 +315,7 @@ def test_emptying_a_block_list_writes_an_empty_flow_list() -> None:
         ("---\ntitle: x\nstatus: a\nstatus: b\n---\n", 2, "more than once"),
         ("no front-matter\n", None, "no front-matter"),
         ("---\ntitle: x\nstatus: [a,\n  # c\n  b]\n---\n", 3, "comments"),
-        ("---\ntitle: [\n---\n", 3, "not valid YAML"),
+        ("---\ntitle: [\n---\n", 2, "not valid YAML"),
     ],
 )
 def test_unsafe_blocks_are_refused_with_a_line(text: str, line: int | None, words: str) -> None:
