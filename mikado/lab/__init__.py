@@ -1,0 +1,1 @@
+"""The built-in lab: local stand-ins for the services a chain talks to (`mikado run --lab`)."""
