@@ -11,11 +11,13 @@ from mikado.lab.emulators._server import (
     RecordedRequest,
 )
 from mikado.lab.emulators.authentik import AuthentikEmulator
+from mikado.lab.emulators.forgejo import ForgejoEmulator
 
 __all__ = [
     "AuthentikEmulator",
     "EmulatorError",
     "Fault",
     "FaultKind",
+    "ForgejoEmulator",
     "RecordedRequest",
 ]
