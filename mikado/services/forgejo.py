@@ -81,6 +81,9 @@ class ForgejoClient:
 
     def _put_secret(self, path: str, name: str, value: str) -> SecretWrite:
         check_secret_name(name)
+        if not value:
+            # Forgejo refuses empty data; an empty value is nearly always an unresolved reference.
+            raise ConfigError(f"Forgejo secret {name!r}: the value is empty")
         self._transport.add_secret(value)
         response = self._transport.send(
             "PUT",
