@@ -91,7 +91,7 @@ class ServiceTransport:
         request = describe_request(method, url)
         try:
             response = self.http.request(method, url, **kwargs)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             detail = mask(
                 f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, self._secrets
             )

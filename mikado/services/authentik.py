@@ -220,8 +220,30 @@ def _provider_from_json(body: Mapping[str, Any]) -> OAuth2Provider:
     )
 
 
+_PROVIDER_MANAGED_FIELDS = (
+    "name",
+    "client_type",
+    "client_id",
+    "client_secret",
+    "redirect_uris",
+    "authorization_flow",
+    "invalidation_flow",
+    "signing_key",
+    "property_mappings",
+    "grant_types",
+)
+
+
 def _provider_drift(spec: OAuth2ProviderSpec, current: Mapping[str, Any]) -> dict[str, Any]:
-    """The PATCH body that brings ``current`` (raw JSON) to ``spec``; empty when equal."""
+    """The PATCH body that brings ``current`` (raw JSON) to ``spec``; empty when equal.
+
+    A field we manage that the server does not return cannot be compared; treating it as
+    drift would PATCH on every run, so it is an error (a newer Authentik is expected to
+    move the client secret out of the provider, for one).
+    """
+    missing = [name for name in _PROVIDER_MANAGED_FIELDS if name not in current]
+    if missing:
+        raise _UnexpectedShape(missing)
     wanted = spec.to_json()
     compared: dict[str, tuple[Any, Any]] = {
         "name": (spec.name, current.get("name")),
@@ -255,6 +277,14 @@ def _provider_drift(spec: OAuth2ProviderSpec, current: Mapping[str, Any]) -> dic
     if spec.issuer_mode is not None:
         compared["issuer_mode"] = (spec.issuer_mode, current.get("issuer_mode"))
     return {name: wanted[name] for name, (want, have) in compared.items() if want != have}
+
+
+class _UnexpectedShape(Exception):
+    """The server's provider lacks fields this client manages (turned into ServiceError)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(", ".join(missing))
+        self.missing = missing
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,8 +357,16 @@ class AuthentikClient:
     def _one(
         self, path: str, params: Mapping[str, Any], what: str, hint: str | None = None
     ) -> dict[str, Any]:
-        """The single object a filter names; a missing one is reported as a 404."""
-        found = list(self._list(path, params))
+        """The single object a filter names; a missing one is reported as a 404.
+
+        The filter is applied here too: a server that ignored it must not hand us the
+        first object of an unfiltered list.
+        """
+        found = [
+            item
+            for item in self._list(path, params)
+            if all(str(item.get(name)) == str(value) for name, value in params.items())
+        ]
         request = describe_request("GET", self._url(path).copy_merge_params(dict(params)))
         if not found:
             raise ServiceError(SERVICE, request, f"no {what}", status=404, hint=hint)
@@ -424,11 +462,27 @@ class AuthentikClient:
 
     # OAuth2 provider ----------------------------------------------------------------------
 
+    def _drift(self, spec: OAuth2ProviderSpec, current: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return _provider_drift(spec, current)
+        except _UnexpectedShape as shape:
+            request = describe_request(
+                "GET",
+                self._url("providers/oauth2/").copy_merge_params({"client_id": spec.client_id}),
+            )
+            raise ServiceError(
+                SERVICE,
+                request,
+                f"the provider has no {', '.join(shape.missing)}: cannot tell whether it drifted",
+                status=200,
+                hint="this Authentik's API differs from the one mikado knows; check its version",
+            ) from None
+
     def plan_oauth2_provider(self, spec: OAuth2ProviderSpec) -> PlannedChange:
         current = self._find_provider_raw(spec.client_id)
         if current is None:
             return PlannedChange("create", "oauth2 provider", spec.client_id)
-        drift = _provider_drift(spec, current)
+        drift = self._drift(spec, current)
         action: Literal["update", "none"] = "update" if drift else "none"
         return PlannedChange(action, "oauth2 provider", spec.client_id, tuple(drift))
 
@@ -439,7 +493,7 @@ class AuthentikClient:
         if current is None:
             created = self._send("POST", "providers/oauth2/", expected={201}, body=spec.to_json())
             return _provider_from_json(created), True
-        drift = _provider_drift(spec, current)
+        drift = self._drift(spec, current)
         if not drift:
             return _provider_from_json(current), False
         updated = self._send(

@@ -96,6 +96,7 @@ class ForgejoClient:
 
     def _names(self, path: str) -> Iterator[str]:
         url = self._api.join(path)
+        seen = 0
         for page in range(1, _MAX_PAGES + 1):
             response = self._transport.send(
                 "GET",
@@ -108,11 +109,11 @@ class ForgejoClient:
                 [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
             )
             yield from (str(item["name"]) for item in items if "name" in item)
-            total = response.headers.get("x-total-count")
-            seen = (page - 1) * _PAGE_LIMIT + len(items)
-            if len(items) < _PAGE_LIMIT or (
-                total is not None and total.isdigit() and seen >= int(total)
-            ):
+            seen += len(items)
+            total = response.headers.get("x-total-count", "")
+            # The server may cap the page size below what we asked for, so the total it
+            # reports decides when to stop; without one, a short page is the last.
+            if not items or (seen >= int(total) if total.isdigit() else len(items) < _PAGE_LIMIT):
                 return
 
     def set_actions_secret(self, owner: str, repo: str, name: str, value: str) -> SecretWrite:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -250,3 +253,49 @@ def test_base_url_may_be_the_server_or_the_api(
 ) -> None:
     for base in (emulator.url, emulator.url + "/", emulator.url + "/api/v3/"):
         assert AuthentikClient(http, base, TOKEN).flow(AUTHZ_FLOW).slug == AUTHZ_FLOW
+
+
+class _SecretlessProviderHandler(BaseHTTPRequestHandler):
+    """An Authentik whose provider list no longer carries ``client_secret``."""
+
+    def do_GET(self) -> None:
+        provider = {
+            "pk": 7,
+            "name": "zot",
+            "client_type": "confidential",
+            "client_id": "zot",
+            "redirect_uris": [],
+            "authorization_flow": str(uuid.uuid4()),
+            "invalidation_flow": str(uuid.uuid4()),
+            "signing_key": None,
+            "property_mappings": [],
+            "grant_types": [],
+        }
+        body = json.dumps({"pagination": {"next": 0}, "results": [provider]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_provider_without_a_field_we_manage_fails_loudly(
+    client: AuthentikClient, http: httpx.Client
+) -> None:
+    spec = _spec(client)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SecretlessProviderHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        odd = AuthentikClient(http, f"http://127.0.0.1:{server.server_address[1]}", TOKEN)
+        for attempt in (odd.plan_oauth2_provider, odd.ensure_oauth2_provider):
+            with pytest.raises(ServiceError) as caught:
+                attempt(spec)
+            assert "has no client_secret" in caught.value.detail
+            assert SECRET not in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()
