@@ -55,7 +55,8 @@ class ServiceTransport:
     """Sends requests for one service and maps failures onto ServiceError.
 
     ``parse_detail`` extracts the service's own message from a decoded JSON error body;
-    ``default_hints`` maps a status to a hint used when the caller gives none.
+    ``hint_for`` may derive a hint from the response itself (e.g. its headers);
+    ``default_hints`` maps a status to a hint used when neither gives one.
     """
 
     def __init__(
@@ -66,11 +67,13 @@ class ServiceTransport:
         parse_detail: DetailParser,
         default_hints: Mapping[int, str],
         secrets: Iterable[str] = (),
+        hint_for: Callable[[httpx.Response], str | None] | None = None,
     ) -> None:
         self.service = service
         self.http = http
         self._parse_detail = parse_detail
         self._default_hints = dict(default_hints)
+        self._hint_for = hint_for
         self._secrets = tuple(secret for secret in secrets if secret)
 
     def add_secret(self, secret: str) -> None:
@@ -114,7 +117,11 @@ class ServiceTransport:
             request = describe_request(response.request.method, response.request.url)
         status = response.status_code
         detail = self._detail(response)
-        hint = (hints or {}).get(status) or self._default_hints.get(status)
+        hint = (
+            (hints or {}).get(status)
+            or (self._hint_for(response) if self._hint_for else None)
+            or self._default_hints.get(status)
+        )
         return ServiceError(self.service, request, detail, status=status, hint=hint)
 
     def json(self, response: httpx.Response) -> Any:

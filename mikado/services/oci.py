@@ -51,6 +51,13 @@ _HINTS = {
 BasicAuth = tuple[str, str]
 
 
+def _challenge_hint(response: httpx.Response) -> str | None:
+    challenge = response.headers.get("www-authenticate", "")
+    if response.status_code == 401 and challenge.lower().startswith("bearer"):
+        return "the registry wants a bearer token (token auth); this client speaks basic auth only"
+    return None
+
+
 class _AuthDefault(Enum):
     CLIENT = "client"
 
@@ -204,6 +211,7 @@ class RegistryClient:
             parse_detail=_oci_detail,
             default_hints=_HINTS,
             secrets=(auth[1],) if auth else (),
+            hint_for=_challenge_hint,
         )
 
     def _url(self, path: str) -> httpx.URL:

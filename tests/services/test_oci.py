@@ -6,7 +6,9 @@ import gzip
 import io
 import json
 import tarfile
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import httpx
@@ -174,3 +176,35 @@ def test_push_with_basic_auth_succeeds(auth_registry: RunningRegistry, http: htt
     with pytest.raises(ServiceError) as caught:
         anonymous_client.tags(name)
     assert caught.value.status == 401
+
+
+class _TokenAuthRegistryHandler(BaseHTTPRequestHandler):
+    """A registry front that asks for a bearer token, as Docker Hub does."""
+
+    def do_GET(self) -> None:
+        body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Bearer realm="https://auth.test/token"')
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_bearer_challenge_gets_its_own_hint(http: httpx.Client) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenAuthRegistryHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = RegistryClient(http, f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(ServiceError) as caught:
+            client.ping()
+        assert caught.value.status == 401
+        assert caught.value.detail == "UNAUTHORIZED: authentication required"
+        assert caught.value.hint and "bearer token" in caught.value.hint
+    finally:
+        server.shutdown()
+        server.server_close()
