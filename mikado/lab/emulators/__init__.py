@@ -12,6 +12,8 @@ from mikado.lab.emulators._server import (
 )
 from mikado.lab.emulators.authentik import AuthentikEmulator
 from mikado.lab.emulators.forgejo import ForgejoEmulator
+from mikado.lab.emulators.zot import ZotEmulator
+from mikado.lab.emulators.zot_config import ZotConfigError
 
 __all__ = [
     "AuthentikEmulator",
@@ -20,4 +22,6 @@ __all__ = [
     "FaultKind",
     "ForgejoEmulator",
     "RecordedRequest",
+    "ZotConfigError",
+    "ZotEmulator",
 ]

@@ -89,10 +89,10 @@ class SwaggerSpec:
                     names.append(piece[1:-1])
                     regex += f"({patterns.get(names[-1], _ANY_SEGMENT)})"
                 else:
-                    regex += re.escape(piece.rstrip("/") if trailing_slash_optional else piece)
+                    regex += re.escape(piece)
                     literal += len(piece)
             if trailing_slash_optional:
-                regex += "/?"
+                regex = regex.removesuffix("/") + "/?"
             methods = {m.upper(): op for m, op in operations.items() if isinstance(op, dict)}
             templates.append(_Template(template, re.compile(regex), tuple(names), methods, literal))
         # The most literal template wins: /v2/_catalog before /v2/{name}/...
