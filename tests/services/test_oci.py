@@ -8,13 +8,18 @@ import json
 import tarfile
 import threading
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from mikado.errors import ServiceError
+from mikado.lab.emulators import AuthentikEmulator, ZotEmulator
+from mikado.services import zot_config
+from mikado.services.authentik import AuthentikClient, OAuth2ProviderSpec, RedirectURI
 from mikado.services.oci import (
     OCI_MANIFEST,
     RegistryClient,
@@ -208,3 +213,90 @@ def test_a_bearer_challenge_gets_its_own_hint(http: httpx.Client) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- against the zot emulator, configured with the hardened zot configuration --------------
+
+AUTHENTIK_TOKEN = "ak-token-for-zot-test"
+CI_USER, CI_KEY = "ci-bot", "zak_ci_key_0123456789"
+ADMIN_USER, ADMIN_KEY = "alice", "zak_admin_key_9876543210"
+
+
+@pytest.fixture
+def hardened_zot(tmp_path: Path, http: httpx.Client) -> Iterator[ZotEmulator]:
+    """zot following a config hardened by mikado.services.zot_config, issuer in Authentik."""
+    with AuthentikEmulator(token=AUTHENTIK_TOKEN) as authentik:
+        authentik_client = AuthentikClient(http, authentik.url, AUTHENTIK_TOKEN)
+        mappings = authentik_client.scope_mappings(["openid", "email", "profile"])
+        provider, _ = authentik_client.ensure_oauth2_provider(
+            OAuth2ProviderSpec(
+                name="zot",
+                client_id="zot",
+                client_secret="zot-client-secret",
+                redirect_uris=(RedirectURI("http://127.0.0.1/zot/auth/callback/oidc"),),
+                authorization_flow=authentik_client.flow(
+                    "default-provider-authorization-implicit-consent"
+                ).pk,
+                invalidation_flow=authentik_client.flow("default-provider-invalidation-flow").pk,
+                signing_key=None,
+                property_mappings=tuple(mapping.pk for mapping in mappings.values()),
+            )
+        )
+        authentik_client.ensure_application("zot", "zot", provider.pk)
+        credentials = tmp_path / "oidc-credentials.json"
+        zot_config.write_credentials_file(credentials, "zot", "zot-client-secret")
+        before = {
+            "distSpecVersion": "1.1.0",
+            "storage": {"rootDirectory": str(tmp_path / "zot"), "gc": True},
+            "http": {"address": "127.0.0.1", "port": "0"},
+            "log": {"level": "info"},
+        }
+        hardened = zot_config.merge_hardening(
+            before,
+            zot_config.ZotHardening(
+                external_url="http://127.0.0.1",
+                issuer=authentik.issuer_for("zot"),
+                credentials_file=str(credentials),
+                access_control=zot_config.access_control_policy("artifact-workloads", "admins"),
+            ),
+        )
+        zot_config.validate(hardened)
+        config_file = tmp_path / "config.json"
+        zot_config.write_atomic(config_file, zot_config.render(hardened))
+        with ZotEmulator(config_file=config_file) as zot:
+            zot.add_api_key(CI_USER, CI_KEY, ["artifact-workloads"])
+            zot.add_api_key(ADMIN_USER, ADMIN_KEY, ["admins"])
+            yield zot
+
+
+def test_hardened_zot_refuses_anonymous_push_with_401(
+    hardened_zot: ZotEmulator, http: httpx.Client
+) -> None:
+    client = RegistryClient(http, hardened_zot.url)
+    with pytest.raises(ServiceError) as caught:
+        client.push_image("blumeops/app", "v1")
+    assert caught.value.status == 401
+    assert hardened_zot.tags("blumeops/app") == {}
+
+
+def test_hardened_zot_lets_ci_push_new_tags_but_not_overwrite_403(
+    hardened_zot: ZotEmulator, http: httpx.Client
+) -> None:
+    ci = RegistryClient(http, hardened_zot.url, auth=(CI_USER, CI_KEY))
+    pushed = ci.push_image("blumeops/app", "v1")
+    assert set(hardened_zot.tags("blumeops/app")) == {"v1"}
+    with pytest.raises(ServiceError) as caught:
+        ci.push_image("blumeops/app", "v1", payload=b"a different image\n")
+    error = caught.value
+    assert error.status == 403
+    assert error.detail.startswith("DENIED")
+    assert error.request.startswith("PUT ") and error.request.endswith("/manifests/v1")
+    assert CI_KEY not in str(error)
+    assert hardened_zot.tags("blumeops/app")["v1"] == pushed.manifest_digest
+
+    anonymous = RegistryClient(http, hardened_zot.url)
+    assert anonymous.tags("blumeops/app") == ["v1"]
+    assert anonymous.pull("blumeops/app", "v1").manifest_digest == pushed.manifest_digest
+    admin = RegistryClient(http, hardened_zot.url, auth=(ADMIN_USER, ADMIN_KEY))
+    overwritten = admin.push_image("blumeops/app", "v1", payload=b"a different image\n")
+    assert hardened_zot.tags("blumeops/app")["v1"] == overwritten.manifest_digest
