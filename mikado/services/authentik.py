@@ -1,0 +1,638 @@
+"""A client for the slice of Authentik's REST API v3 that registers zot as an OIDC client.
+
+Every ``ensure_*`` is idempotent: it reads first, writes only what drifted, and a second
+call makes no POST or PATCH. Each has a ``plan_*`` twin that reads the same way and says
+what it would create or change without writing, for dry runs. The client secret is
+compared like any other field but never shown: plans and errors name the field only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from mikado.errors import ServiceError
+from mikado.services._http import ServiceTransport, describe_request
+
+SERVICE = "authentik"
+API_PREFIX = "/api/v3"
+SCOPE_MANAGED_PREFIX = "goauthentik.io/providers/oauth2/scope-"
+DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+_PAGE_SIZE = 100
+_MAX_PAGES = 1000
+
+_HINTS = {
+    401: "check the API token and its permissions",
+    403: "check the API token and its permissions",
+}
+
+
+def _authentik_detail(body: Any) -> str | None:
+    """Authentik's own words: ``{"detail": ...}`` or DRF's ``{"field": ["msg"], ...}``."""
+    if not isinstance(body, dict):
+        return None
+    detail = body.get("detail")
+    if isinstance(detail, str) and detail:
+        return detail
+    parts = []
+    for name, messages in body.items():
+        if isinstance(messages, list):
+            text = "; ".join(str(message) for message in messages)
+        elif isinstance(messages, dict):
+            text = "; ".join(f"{key}: {value}" for key, value in messages.items())
+        else:
+            continue
+        parts.append(text if name == "non_field_errors" else f"{name}: {text}")
+    return "; ".join(parts) or None
+
+
+# ---------------------------------------------------------------------------------------
+# What we manage
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    pk: str
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateKeyPair:
+    pk: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeMapping:
+    pk: str
+    managed: str
+    scope_name: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    pk: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectURI:
+    url: str
+    matching_mode: Literal["strict", "regex"] = "strict"
+
+    def to_json(self) -> dict[str, str]:
+        return {"matching_mode": self.matching_mode, "url": self.url}
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2ProviderSpec:
+    """The OAuth2/OIDC provider we want. The secret is left out of ``repr``."""
+
+    name: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    redirect_uris: tuple[RedirectURI, ...]
+    authorization_flow: str
+    invalidation_flow: str
+    signing_key: str | None
+    property_mappings: tuple[str, ...]
+    client_type: Literal["confidential", "public"] = "confidential"
+    grant_types: tuple[str, ...] = DEFAULT_GRANT_TYPES
+    sub_mode: str | None = None
+    issuer_mode: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "client_type": self.client_type,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "redirect_uris": [uri.to_json() for uri in self.redirect_uris],
+            "authorization_flow": self.authorization_flow,
+            "invalidation_flow": self.invalidation_flow,
+            "signing_key": self.signing_key,
+            "property_mappings": list(self.property_mappings),
+            "grant_types": list(self.grant_types),
+        }
+        if self.sub_mode is not None:
+            body["sub_mode"] = self.sub_mode
+        if self.issuer_mode is not None:
+            body["issuer_mode"] = self.issuer_mode
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Provider:
+    """A provider as Authentik holds it (without its secret)."""
+
+    pk: int
+    name: str
+    client_id: str
+    client_type: str
+    redirect_uris: tuple[RedirectURI, ...]
+    authorization_flow: str
+    invalidation_flow: str
+    signing_key: str | None
+    property_mappings: frozenset[str]
+    grant_types: frozenset[str]
+    assigned_application_slug: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    pk: str
+    slug: str
+    name: str
+    provider: int | None
+    pbm_uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyBinding:
+    pk: str
+    target: str
+    group: str | None
+    order: int
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """What an ``ensure_*`` would do: ``create``, ``update`` (``fields`` drifted) or nothing."""
+
+    action: Literal["create", "update", "none"]
+    kind: str
+    identifier: str
+    fields: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> bool:
+        return self.action != "none"
+
+    def describe(self) -> str:
+        if self.action == "create":
+            return f"create {self.kind} {self.identifier}"
+        if self.action == "update":
+            return f"update {self.kind} {self.identifier}: {', '.join(self.fields)}"
+        return f"{self.kind} {self.identifier} is up to date"
+
+
+# ---------------------------------------------------------------------------------------
+# Normalising what the server returns, so comparisons see meaning, not spelling
+
+
+def _uuid_text(value: Any) -> str | None:
+    return None if value is None else str(value).lower()
+
+
+def _redirects(value: Any) -> tuple[RedirectURI, ...]:
+    if isinstance(value, str):
+        # Before 2024.10.3 Authentik kept one newline-separated string of strict URLs.
+        return tuple(RedirectURI(line.strip()) for line in value.splitlines() if line.strip())
+    entries: list[RedirectURI] = []
+    for entry in value or []:
+        if isinstance(entry, dict):
+            regex = entry.get("matching_mode") == "regex"
+            entries.append(RedirectURI(str(entry.get("url", "")), "regex" if regex else "strict"))
+    return tuple(entries)
+
+
+def _provider_from_json(body: Mapping[str, Any]) -> OAuth2Provider:
+    return OAuth2Provider(
+        pk=int(body["pk"]),
+        name=str(body.get("name", "")),
+        client_id=str(body.get("client_id", "")),
+        client_type=str(body.get("client_type", "")),
+        redirect_uris=_redirects(body.get("redirect_uris")),
+        authorization_flow=str(_uuid_text(body.get("authorization_flow"))),
+        invalidation_flow=str(_uuid_text(body.get("invalidation_flow"))),
+        signing_key=_uuid_text(body.get("signing_key")),
+        property_mappings=frozenset(
+            str(_uuid_text(pk)) for pk in body.get("property_mappings") or []
+        ),
+        grant_types=frozenset(str(grant) for grant in body.get("grant_types") or []),
+        assigned_application_slug=body.get("assigned_application_slug"),
+    )
+
+
+_PROVIDER_MANAGED_FIELDS = (
+    "name",
+    "client_type",
+    "client_id",
+    "client_secret",
+    "redirect_uris",
+    "authorization_flow",
+    "invalidation_flow",
+    "signing_key",
+    "property_mappings",
+    "grant_types",
+)
+
+
+def _provider_drift(spec: OAuth2ProviderSpec, current: Mapping[str, Any]) -> dict[str, Any]:
+    """The PATCH body that brings ``current`` (raw JSON) to ``spec``; empty when equal.
+
+    A field we manage that the server does not return cannot be compared; treating it as
+    drift would PATCH on every run, so it is an error (a newer Authentik is expected to
+    move the client secret out of the provider, for one).
+    """
+    missing = [name for name in _PROVIDER_MANAGED_FIELDS if name not in current]
+    if missing:
+        raise _UnexpectedShape(missing)
+    wanted = spec.to_json()
+    compared: dict[str, tuple[Any, Any]] = {
+        "name": (spec.name, current.get("name")),
+        "client_type": (spec.client_type, current.get("client_type")),
+        "client_id": (spec.client_id, current.get("client_id")),
+        "client_secret": (spec.client_secret, current.get("client_secret")),
+        "redirect_uris": (
+            frozenset(spec.redirect_uris),
+            frozenset(_redirects(current.get("redirect_uris"))),
+        ),
+        "authorization_flow": (
+            _uuid_text(spec.authorization_flow),
+            _uuid_text(current.get("authorization_flow")),
+        ),
+        "invalidation_flow": (
+            _uuid_text(spec.invalidation_flow),
+            _uuid_text(current.get("invalidation_flow")),
+        ),
+        "signing_key": (_uuid_text(spec.signing_key), _uuid_text(current.get("signing_key"))),
+        "property_mappings": (
+            frozenset(_uuid_text(pk) for pk in spec.property_mappings),
+            frozenset(_uuid_text(pk) for pk in current.get("property_mappings") or []),
+        ),
+        "grant_types": (
+            frozenset(spec.grant_types),
+            frozenset(current.get("grant_types") or []),
+        ),
+    }
+    if spec.sub_mode is not None:
+        compared["sub_mode"] = (spec.sub_mode, current.get("sub_mode"))
+    if spec.issuer_mode is not None:
+        compared["issuer_mode"] = (spec.issuer_mode, current.get("issuer_mode"))
+    return {name: wanted[name] for name, (want, have) in compared.items() if want != have}
+
+
+class _UnexpectedShape(Exception):
+    """The server's provider lacks fields this client manages (turned into ServiceError)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+# ---------------------------------------------------------------------------------------
+# The client
+
+
+class AuthentikClient:
+    """Authentik REST API v3 for one server.
+
+    ``base_url`` is the server (``https://auth.example``) or its API base
+    (``https://auth.example/api/v3``); ``token`` is an API token, already resolved.
+    """
+
+    def __init__(self, http: httpx.Client, base_url: str, token: str) -> None:
+        base = base_url.rstrip("/")
+        if not base.endswith(API_PREFIX):
+            base += API_PREFIX
+        self._api = httpx.URL(base + "/")
+        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._transport = ServiceTransport(
+            SERVICE, http, parse_detail=_authentik_detail, default_hints=_HINTS, secrets=(token,)
+        )
+
+    # plumbing -----------------------------------------------------------------------------
+
+    def _url(self, path: str) -> httpx.URL:
+        return self._api.join(path.lstrip("/"))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        expected: Iterable[int],
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        url = self._url(path)
+        if params:
+            url = url.copy_merge_params(dict(params))
+        response = self._transport.send(
+            method, url, expected=set(expected), headers=self._headers, json=body
+        )
+        return self._transport.json(response) if response.content else None
+
+    def _list(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every result of a list endpoint, following Authentik's page numbers."""
+        page = 1
+        for _ in range(_MAX_PAGES):
+            body = self._send(
+                "GET",
+                path,
+                expected={200},
+                params={**params, "page": page, "page_size": _PAGE_SIZE},
+            )
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise ServiceError(
+                    SERVICE,
+                    describe_request("GET", self._url(path).copy_merge_params(dict(params))),
+                    "the answer is not an Authentik list ({pagination, results})",
+                    status=200,
+                    hint="is the base URL the Authentik server?",
+                )
+            yield from (item for item in body["results"] if isinstance(item, dict))
+            following = (body.get("pagination") or {}).get("next") or 0
+            if not isinstance(following, int) or following <= page:
+                return
+            page = following
+
+    def _one(
+        self, path: str, params: Mapping[str, Any], what: str, hint: str | None = None
+    ) -> dict[str, Any]:
+        """The single object a filter names; a missing one is reported as a 404.
+
+        The filter is applied here too: a server that ignored it must not hand us the
+        first object of an unfiltered list.
+        """
+        found = [
+            item
+            for item in self._list(path, params)
+            if all(str(item.get(name)) == str(value) for name, value in params.items())
+        ]
+        request = describe_request("GET", self._url(path).copy_merge_params(dict(params)))
+        if not found:
+            raise ServiceError(SERVICE, request, f"no {what}", status=404, hint=hint)
+        if len(found) > 1:
+            raise ServiceError(
+                SERVICE, request, f"{len(found)} objects match {what}; expected one", status=200
+            )
+        return found[0]
+
+    # look-ups -----------------------------------------------------------------------------
+
+    def flow(self, slug: str) -> Flow:
+        """The flow with ``slug`` (e.g. ``default-provider-authorization-implicit-consent``)."""
+        body = self._one(
+            "flows/instances/",
+            {"slug": slug},
+            f"flow with slug {slug!r}",
+            hint=f"create the flow {slug!r} in Authentik or configure another slug",
+        )
+        return Flow(str(_uuid_text(body["pk"])), str(body["slug"]), str(body.get("name", "")))
+
+    def signing_key(self, name: str) -> CertificateKeyPair:
+        """The certificate-key pair called ``name``."""
+        body = self._one(
+            "crypto/certificatekeypairs/",
+            {"name": name},
+            f"certificate-key pair named {name!r}",
+            hint="without a signing key tokens would be HS256-signed with the client secret",
+        )
+        return CertificateKeyPair(str(_uuid_text(body["pk"])), str(body["name"]))
+
+    def scope_mappings(self, scopes: Iterable[str]) -> dict[str, ScopeMapping]:
+        """The managed scope mappings for ``scopes`` (``openid``, ``email``, ``profile``).
+
+        A scope may be given by name or by its full managed identifier; the result is keyed
+        the way it was asked for.
+        """
+        wanted = {
+            scope: scope if scope.startswith(SCOPE_MANAGED_PREFIX) else SCOPE_MANAGED_PREFIX + scope
+            for scope in scopes
+        }
+        found: dict[str, ScopeMapping] = {}
+        for scope, managed in wanted.items():
+            body = self._one(
+                "propertymappings/provider/scope/",
+                {"managed": managed},
+                f"scope mapping managed as {managed!r}",
+                hint="Authentik creates these itself; is this an Authentik OAuth2 install?",
+            )
+            found[scope] = ScopeMapping(
+                str(_uuid_text(body["pk"])),
+                str(body.get("managed", managed)),
+                str(body.get("scope_name", "")),
+                str(body.get("name", "")),
+            )
+        return found
+
+    def group(self, name: str) -> Group:
+        """The group called ``name``."""
+        body = self._one(
+            "core/groups/",
+            {"name": name},
+            f"group named {name!r}",
+            hint=f"create the group {name!r} in Authentik first",
+        )
+        return Group(str(_uuid_text(body["pk"])), str(body["name"]))
+
+    def find_oauth2_provider(self, client_id: str) -> OAuth2Provider | None:
+        raw = self._find_provider_raw(client_id)
+        return _provider_from_json(raw) if raw else None
+
+    def _find_provider_raw(self, client_id: str) -> dict[str, Any] | None:
+        matches = [
+            item
+            for item in self._list("providers/oauth2/", {"client_id": client_id})
+            if item.get("client_id") == client_id
+        ]
+        return matches[0] if matches else None
+
+    def find_application(self, slug: str) -> Application | None:
+        for item in self._list("core/applications/", {"slug": slug}):
+            if item.get("slug") == slug:
+                return _application_from_json(item)
+        return None
+
+    def group_bindings(self, target: str) -> list[PolicyBinding]:
+        """Every policy binding on ``target`` (an application's ``pbm_uuid``)."""
+        return [
+            _binding_from_json(item)
+            for item in self._list("policies/bindings/", {"target": target})
+            if _uuid_text(item.get("target")) == _uuid_text(target)
+        ]
+
+    # OAuth2 provider ----------------------------------------------------------------------
+
+    def _drift(self, spec: OAuth2ProviderSpec, current: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return _provider_drift(spec, current)
+        except _UnexpectedShape as shape:
+            request = describe_request(
+                "GET",
+                self._url("providers/oauth2/").copy_merge_params({"client_id": spec.client_id}),
+            )
+            raise ServiceError(
+                SERVICE,
+                request,
+                f"the provider has no {', '.join(shape.missing)}: cannot tell whether it drifted",
+                status=200,
+                hint="this Authentik's API differs from the one mikado knows; check its version",
+            ) from None
+
+    def plan_oauth2_provider(self, spec: OAuth2ProviderSpec) -> PlannedChange:
+        current = self._find_provider_raw(spec.client_id)
+        if current is None:
+            return PlannedChange("create", "oauth2 provider", spec.client_id)
+        drift = self._drift(spec, current)
+        action: Literal["update", "none"] = "update" if drift else "none"
+        return PlannedChange(action, "oauth2 provider", spec.client_id, tuple(drift))
+
+    def ensure_oauth2_provider(self, spec: OAuth2ProviderSpec) -> tuple[OAuth2Provider, bool]:
+        """Create the provider for ``spec.client_id``, or PATCH only the fields that drifted."""
+        self._transport.add_secret(spec.client_secret)
+        current = self._find_provider_raw(spec.client_id)
+        if current is None:
+            created = self._send("POST", "providers/oauth2/", expected={201}, body=spec.to_json())
+            return _provider_from_json(created), True
+        drift = self._drift(spec, current)
+        if not drift:
+            return _provider_from_json(current), False
+        updated = self._send(
+            "PATCH", f"providers/oauth2/{int(current['pk'])}/", expected={200}, body=drift
+        )
+        return _provider_from_json(updated), True
+
+    # application --------------------------------------------------------------------------
+
+    def _application_drift(
+        self, current: Application, name: str, provider_pk: int | None
+    ) -> dict[str, Any]:
+        drift: dict[str, Any] = {}
+        if current.name != name:
+            drift["name"] = name
+        if provider_pk is not None and current.provider != provider_pk:
+            drift["provider"] = provider_pk
+        return drift
+
+    def plan_application(self, slug: str, name: str, provider_pk: int | None) -> PlannedChange:
+        """``provider_pk`` None means "the provider does not exist yet" (a dry run)."""
+        current = self.find_application(slug)
+        if current is None:
+            return PlannedChange("create", "application", slug)
+        drift = self._application_drift(current, name, provider_pk)
+        if provider_pk is None:
+            drift["provider"] = None
+        action: Literal["update", "none"] = "update" if drift else "none"
+        return PlannedChange(action, "application", slug, tuple(drift))
+
+    def ensure_application(
+        self, slug: str, name: str, provider_pk: int
+    ) -> tuple[Application, bool]:
+        """Create the application ``slug`` bound to the provider, or fix its name/provider."""
+        current = self.find_application(slug)
+        if current is None:
+            created = self._send(
+                "POST",
+                "core/applications/",
+                expected={201},
+                body={"name": name, "slug": slug, "provider": provider_pk},
+            )
+            return _application_from_json(created), True
+        drift = self._application_drift(current, name, provider_pk)
+        if not drift:
+            return current, False
+        updated = self._send("PATCH", f"core/applications/{slug}/", expected={200}, body=drift)
+        return _application_from_json(updated), True
+
+    # group binding ------------------------------------------------------------------------
+
+    def _binding_for(self, target: str, group_pk: str) -> PolicyBinding | None:
+        # The list filters by target only; matching the group is ours to do.
+        for binding in self.group_bindings(target):
+            if binding.group == _uuid_text(group_pk):
+                return binding
+        return None
+
+    def plan_group_binding(self, target: str | None, group_pk: str) -> PlannedChange:
+        """``target`` None means "the application does not exist yet" (a dry run)."""
+        identifier = f"group {group_pk} on {target or 'the new application'}"
+        if target is None:
+            return PlannedChange("create", "policy binding", identifier)
+        binding = self._binding_for(target, group_pk)
+        if binding is None:
+            return PlannedChange("create", "policy binding", identifier)
+        if not binding.enabled:
+            return PlannedChange("update", "policy binding", identifier, ("enabled",))
+        return PlannedChange("none", "policy binding", identifier)
+
+    def ensure_group_binding(
+        self, target: str, group_pk: str, *, order: int = 0
+    ) -> tuple[PolicyBinding, bool]:
+        """Bind the group to ``target`` (an application's ``pbm_uuid``) unless it already is."""
+        binding = self._binding_for(target, group_pk)
+        if binding is None:
+            created = self._send(
+                "POST",
+                "policies/bindings/",
+                expected={201},
+                body={"target": target, "group": group_pk, "order": order, "enabled": True},
+            )
+            return _binding_from_json(created), True
+        if binding.enabled:
+            return binding, False
+        updated = self._send(
+            "PATCH", f"policies/bindings/{binding.pk}/", expected={200}, body={"enabled": True}
+        )
+        return _binding_from_json(updated), True
+
+    # OIDC discovery -----------------------------------------------------------------------
+
+    def discovery(self, issuer: str) -> dict[str, Any]:
+        """The issuer's OpenID configuration, checked to name exactly ``issuer``.
+
+        zot's OIDC library refuses an issuer that differs from the discovered one in any
+        character (a trailing slash included), so a mismatch is an error here already.
+        """
+        url = httpx.URL(issuer.rstrip("/") + "/.well-known/openid-configuration")
+        response = self._transport.send(
+            "GET",
+            url,
+            expected={200},
+            headers={"Accept": "application/json"},
+            hints={404: "is an application bound to the provider, and is the slug right?"},
+        )
+        document = self._transport.json(response)
+        if not isinstance(document, dict):
+            raise ServiceError(
+                SERVICE, describe_request("GET", url), "discovery document is not an object"
+            )
+        discovered = document.get("issuer")
+        if discovered != issuer:
+            raise ServiceError(
+                SERVICE,
+                describe_request("GET", url),
+                f"discovery names issuer {discovered!r}, configured {issuer!r}",
+                status=200,
+                hint="use the discovered issuer exactly, trailing slash included",
+            )
+        return document
+
+
+def _application_from_json(body: Mapping[str, Any]) -> Application:
+    provider = body.get("provider")
+    return Application(
+        pk=str(_uuid_text(body["pk"])),
+        slug=str(body["slug"]),
+        name=str(body.get("name", "")),
+        provider=int(provider) if provider is not None else None,
+        pbm_uuid=str(_uuid_text(body["pbm_uuid"])),
+    )
+
+
+def _binding_from_json(body: Mapping[str, Any]) -> PolicyBinding:
+    return PolicyBinding(
+        pk=str(_uuid_text(body["pk"])),
+        target=str(_uuid_text(body["target"])),
+        group=_uuid_text(body.get("group")),
+        order=int(body.get("order", 0)),
+        enabled=bool(body.get("enabled", True)),
+    )
