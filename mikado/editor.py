@@ -441,3 +441,30 @@ def _render_item(value: str, style: str | None, prefix: str) -> str:
         if _loads(f"k:\n{prefix}{candidate}\n") == {"k": [value]}:
             return candidate
     return json.dumps(value, ensure_ascii=False)
+
+
+def append_to_body(path: Path, lines: Sequence[str]) -> None:
+    """Append ``lines`` at the end of the card's body, in the file's line-ending style.
+
+    A list item continues a list the body ends with; anything else starts a new paragraph.
+    Every existing byte stays; the write is atomic like :func:`edit_card`.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CardEditError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    write_atomic(path, appended(data, lines))
+
+
+def appended(data: bytes, lines: Sequence[str]) -> bytes:
+    eol = b"\r\n" if b"\r\n" in data[: data.find(b"\n") + 1 or len(data)] else b"\n"
+    text = b""
+    if data and not data.endswith(b"\n"):
+        text += eol
+    last = (data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]).strip()
+    continues_list = last.startswith((b"- ", b"* ")) and lines and lines[0].startswith("- ")
+    ends_blank = data.endswith((b"\n\n", b"\n\r\n"))
+    if data.strip() and not continues_list and not ends_blank:
+        text += eol
+    text += eol.join(line.encode("utf-8") for line in lines) + eol
+    return data + text
