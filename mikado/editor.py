@@ -142,14 +142,26 @@ class _BlockEditor:
         self.eol = "\r\n" if block.crlf else "\n"
         self.indent = ""
         self.duplicates: set[str] = set()
-        try:
-            self.meta = parse_block(block)
-            root = yaml.compose(block.text, Loader=_Loader)
-        except FrontMatterError as exc:
-            raise CardEditError(exc.message, path=where, line=exc.line) from None
-        except yaml.YAMLError as exc:  # pragma: no cover - parse_block failed first
-            raise CardEditError(f"front-matter is not valid YAML: {exc}", path=where) from None
+        root, self.meta = self._parse()
         self.fields = self._fields(root)
+
+    def _parse(self) -> tuple[yaml.Node | None, dict[str, Any]]:
+        """The block's node tree (for positions) and its values, from one YAML pass."""
+        loader = _Loader(self.block.text)
+        try:
+            root = loader.get_single_node()
+            meta = loader.construct_document(root) if root is not None else {}
+        except (yaml.YAMLError, RecursionError):
+            meta = None
+        finally:
+            loader.dispose()
+        if not isinstance(meta, dict):
+            try:  # parse_block words the problem and finds its line in the file
+                parse_block(self.block)
+            except FrontMatterError as exc:
+                raise CardEditError(exc.message, path=self.where, line=exc.line) from None
+            raise self.fail("front-matter cannot be read as a mapping")
+        return root, meta
 
     def fail(self, message: str, index: int | None = None) -> CardEditError:
         line = self.block.first_line + index if index is not None else self.block.first_line

@@ -510,6 +510,8 @@ class Runner:
         finish: Callable[..., None],
     ) -> None:
         try:
+            if self.mask(discovered.stem) != discovered.stem:
+                raise UsageError("the discovered prerequisite's stem holds a secret")
             new = grow(
                 self.config,
                 self.p.docs,

@@ -185,7 +185,7 @@ def test_a_sentinel_secret_never_leaves_the_engine(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret.txt"  # outside the tree, whose every file is searched
     secret_file.write_text("file-" + sentinel + "\n")
     root = tmp_path / "tree"
-    leaky = f"""
+    leaky = """
     SETTINGS = ("svc",)
     def apply(ctx):
         token = ctx.settings["svc"]["token"]

@@ -16,7 +16,7 @@ from mikado.config import load_config
 from mikado.errors import DocsError, ExitCode, UsageError
 from mikado.journal import last_failures
 from mikado.loader import load_docs
-from mikado.runner import Outcome, RunOptions, RunResult, Runner, Will, prepare
+from mikado.runner import Outcome, Runner, RunOptions, RunResult, Will, prepare
 
 TODAY = date(2026, 5, 17)
 
@@ -98,7 +98,7 @@ def test_a_failure_marks_the_card_stops_the_run_and_reaches_status(tmp_path: Pat
     assert order(tree) == []  # b comes after a in run order: the run stopped first
     assert tree.status("b") == "active"
     failure = last_failures(tree.runtime, ["a"])["a"]
-    assert "RuntimeError: the registry said no (a.py:3)" == failure.error
+    assert failure.error == "RuntimeError: the registry said no (a.py:3)"
 
     # The failed card runs again next time.
     (tree.root / "actions" / "a.py").write_text(ORDERED)
@@ -326,4 +326,4 @@ def test_a_discovered_prerequisite_grows_the_graph_and_stops(tmp_path: Path) -> 
     docs = load_docs(load_config(cwd=tree.root), strict_graph=True)
     assert docs.errors() == []
     prepared = prepare(load_config(cwd=tree.root), "goal", RunOptions(dry_run=True))
-    assert [s.stem for s in prepared.steps][0] == "create-ci-group"
+    assert next(s.stem for s in prepared.steps) == "create-ci-group"
