@@ -345,18 +345,22 @@ class Runner:
             if step.will is Will.SKIP:
                 result.outcomes[step.stem] = Outcome.SKIPPED
         http = self._http or _client(self.config)
+        exit_code: int | None = None
         try:
             with _sigint_sets(self.interrupt):
                 self._schedule(result, http)
+            exit_code = int(result.exit_code)
         finally:
             if self._http is None:
                 http.close()
             result.elapsed = time.monotonic() - started
+            # Without an exit code the engine itself failed (say, a card it could not write).
+            outcome = result.exit_code.name.lower() if exit_code is not None else "error"
             self.journal.record(
                 "run-end",
                 goal=self.p.goal,
-                exit=int(result.exit_code),
-                outcome=result.exit_code.name.lower(),
+                exit=exit_code if exit_code is not None else int(ExitCode.FAILURE),
+                outcome=outcome,
                 counts=result.counts(),
                 duration=round(result.elapsed, 3),
             )
