@@ -314,7 +314,8 @@ def run(
 
 
 def _plan_lines(prepared: Any) -> list[str]:
-    lines = [f"Plan for {prepared.goal} ({len(prepared.steps)} cards):"]
+    count = len(prepared.steps)
+    lines = [f"Plan for {prepared.goal} ({count} card{'s' if count != 1 else ''}):"]
     notes = {
         "skip": "complete",
         "manual": "no action: do it by hand, then `mikado done {stem}`",

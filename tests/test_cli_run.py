@@ -362,3 +362,51 @@ def test_new_refuses_bad_stems(tmp_path: Path, stem: str, words: str) -> None:
     assert result.returncode == 2
     assert words in result.stderr
     assert tree.snapshot() == before
+
+
+def _on_a_terminal(tree: Tree, answer: bytes, *args: str) -> tuple[int, str]:
+    """Run mikado with a pseudo-terminal as stdin and stdout, typing ``answer``."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from chain_fixtures import subprocess_env
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mikado", *args],
+        cwd=tree.root,
+        env=subprocess_env({"NO_COLOR": "1"}),
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 30
+    while b"[y/N]" not in output and time.monotonic() < deadline:
+        output += os.read(leader, 4096)
+    os.write(leader, answer + b"\n")
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    return process.wait(timeout=30), output.decode(errors="replace")
+
+
+def test_on_a_terminal_the_plan_is_shown_and_confirmed_first(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {"a": {}}, {"a": RECORDING_ACTION})
+    before = tree.snapshot()
+    code, output = _on_a_terminal(tree, b"n", "run", "a")
+    assert "Plan for a (1 card):" in output and "Run 1 action?" in output
+    assert code == 1 and "Nothing was run." in output
+    assert tree.snapshot() == before
+    code, output = _on_a_terminal(tree, b"y", "run", "a")
+    assert code == 0, output
+    assert tree.effects() == ["a"]
