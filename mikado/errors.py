@@ -121,9 +121,3 @@ class PrerequisiteDiscovered(MikadoError):
 
 class ActionLoadError(MikadoError):
     """An action module cannot be imported (exit 1); nothing has run."""
-
-
-class Interrupted(MikadoError):
-    """The run was interrupted (Ctrl-C); the running cards are back to ``active`` (exit 130)."""
-
-    exit_code = ExitCode.INTERRUPTED
