@@ -462,6 +462,284 @@ def finalize(ctx: click.Context, goal: str, dry_run: bool) -> int:
             f"{goal}: {count} card(s) finalized; commit them as `C2({goal}): finalize ...` "
             "with a changelog fragment."
         )
+
+
+@cli.command()
+@click.argument("goal")
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run up to N ready cards at once.",
+)
+@click.option(
+    "--keep-going", "-k", is_flag=True, help="After a failure, hold back only its dependents."
+)
+@click.option("--only", metavar="CARD", help="Run this one card (its prerequisites complete).")
+@click.option("--recheck", is_flag=True, help="Run complete cards' check/verify again.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before running.")
+@click.option("--verbose", "-v", is_flag=True, help="Progress and action logs off a terminal.")
+@global_options
+@click.pass_context
+def run(
+    ctx: click.Context,
+    goal: str,
+    dry_run: bool,
+    jobs: int,
+    keep_going: bool,
+    only: str | None,
+    recheck: bool,
+    yes: bool,
+    verbose: bool,
+) -> int:
+    """Run the actions of GOAL's chain, leaves first, recording progress in the cards.
+
+    Each open card's action (actions/<stem>.py, or the card's `action:`) runs once its
+    prerequisites are complete: the card goes `running`, then complete (or `failed`, with the
+    error in .mikado/journal.jsonl). Complete cards are skipped; failed and interrupted ones
+    run again. A ready card with no action stops the run (exit 5): do it by hand, then
+    `mikado done CARD`. An action that discovers a prerequisite adds it as a new card and
+    stops the run (exit 3); the next run starts with it.
+
+    \b
+    Examples:
+      mikado run harden-zot-registry --dry-run
+      mikado run harden-zot-registry --yes --jobs 4
+      mikado run harden-zot-registry --only wire-ci-registry-auth
+      mikado run harden-zot-registry --dry-run --format json
+    """
+    from mikado.lock import RunLock
+    from mikado.retrying import ca_bundle_problem
+    from mikado.runner import RunOptions, prepare
+
+    fmt = output_format(ctx, ("human", "json"))
+    config = load_settings(ctx)
+    if config.tls.insecure:
+        echo(
+            "warning: TLS certificate verification is off ([mikado.tls] insecure = true); "
+            "anyone on the network path can read and change what actions send",
+            err=True,
+        )
+    problem = ca_bundle_problem(config.tls)
+    if problem:
+        from mikado.errors import ConfigError
+
+        raise ConfigError(problem)
+    options = RunOptions(
+        dry_run=dry_run, jobs=jobs, keep_going=keep_going, only=only, recheck=recheck
+    )
+    if dry_run:
+        prepared = prepare(config, goal, options)
+        if fmt == "json":
+            echo_json(prepared.plan_json())
+        else:
+            for line in _plan_lines(prepared):
+                echo(line)
+        return ExitCode.OK
+
+    with RunLock(config.runtime):
+        prepared = prepare(config, goal, options)
+        if not any(step.will.value in ("run", "manual") for step in prepared.steps):
+            if fmt == "json":
+                echo_json({"goal": goal, "exit": 0, "cards": {}})
+            else:
+                echo(f"{goal}: nothing to run, every card of the chain is complete")
+            return ExitCode.OK
+        if not yes and sys.stdin.isatty() and sys.stdout.isatty():
+            for line in _plan_lines(prepared):
+                echo(line)
+            count = len(prepared.to_run())
+            if not click.confirm(f"Run {count} action{'s' if count != 1 else ''}?"):
+                echo("Nothing was run.", err=True)
+                return ExitCode.FAILURE
+        return _execute(prepared, options, fmt=fmt, verbose=verbose)
+
+
+def _plan_lines(prepared: Any) -> list[str]:
+    count = len(prepared.steps)
+    lines = [f"Plan for {prepared.goal} ({count} card{'s' if count != 1 else ''}):"]
+    notes = {
+        "skip": "complete",
+        "manual": "no action: do it by hand, then `mikado done {stem}`",
+        "wait": "waits for a card before it",
+    }
+    for step in prepared.steps:
+        will = step.will.value
+        what = notes.get(will, "").format(stem=step.stem)
+        if will == "run":
+            what = "" if step.action == step.stem else f"action {step.action}"
+            if step.recheck:
+                what = (what + " " if what else "") + "(check again)"
+        lines.append(f"  {will:<7} {step.stem}" + (f"  — {what}" if what else ""))
+    return lines
+
+
+def _execute(prepared: Any, options: Any, *, fmt: str, verbose: bool) -> int:
+    from mikado.progress import ConsoleProgress, action_logs, summary
+    from mikado.runner import Runner
+    from mikado.secrets import masked_output
+    from mikado.views import COLOURS, marks_for_stream
+
+    def style(text: str, state: Any) -> str:
+        return click.style(text, fg=COLOURS[state]) if state else text
+
+    progress = ConsoleProgress(
+        enabled=fmt == "human" and (verbose or sys.stdout.isatty()),
+        echo=echo,
+        marks=marks_for_stream(),
+        style=style,
+    )
+    mask = prepared.masker
+    with masked_output(mask), action_logs(progress, mask, verbose=verbose):
+        result = Runner(prepared, options=options, progress=progress).run()
+        goal = prepared.goal
+        for stem in result.stems(_outcome("failed")):
+            echo(f"mikado: {stem} failed: {result.errors.get(stem, '')}", err=True)
+        for stem, new in result.discovered.items():
+            echo(
+                f"mikado: {stem} discovered a prerequisite: wrote {new.path} and made {stem} "
+                f"require it; make it pass, then run `mikado run {goal}` again",
+                err=True,
+            )
+        for stem in result.stems(_outcome("manual")):
+            echo(f"mikado: {stem} has no action: do this by hand, then `mikado done {stem}`")
+        if result.interrupted:
+            back = ", ".join(result.stems(_outcome("interrupted"))) or "no card was running"
+            echo(f"mikado: interrupted; back to active: {back}", err=True)
+        if fmt == "json":
+            echo_json(
+                {
+                    "goal": goal,
+                    "exit": int(result.exit_code),
+                    "cards": {stem: o.value for stem, o in result.outcomes.items()},
+                    "errors": result.errors,
+                    "discovered": {s: n.stem for s, n in result.discovered.items()},
+                }
+            )
+        elif progress.enabled or verbose:
+            echo(summary(result))
+        elif result.exit_code == ExitCode.OK:
+            echo(f"{goal}: {summary(result)}")
+    return int(result.exit_code)
+
+
+def _outcome(name: str) -> Any:
+    from mikado.runner import Outcome
+
+    return Outcome(name)
+
+
+@cli.command()
+@click.argument("card")
+@global_options
+@click.pass_context
+def done(ctx: click.Context, card: str) -> int:
+    """Complete CARD by hand (refused while a prerequisite is open).
+
+    For work no action does: once it is done, this records it in the card (per `completion`:
+    `status` removed, or `status: done`) and sets `modified` to today.
+
+    \b
+    Examples:
+      mikado done wire-ci-registry-auth
+    """
+    from datetime import date
+
+    from mikado.editor import edit_card
+    from mikado.journal import Journal
+    from mikado.loader import load_docs
+    from mikado.lock import RunLock
+
+    output_format(ctx, ("human",))
+    config = load_settings(ctx)
+    with RunLock(config.runtime):
+        docs = load_docs(config, strict_graph=True)
+        target = docs.card(card)
+        if target is None:
+            raise UsageError(f"no card `{card}` under {docs.root}")
+        if target.is_complete:
+            echo(f"{card} is already complete")
+            return ExitCode.OK
+        waiting = [r for r in target.requires if r in docs.cards and docs.cards[r].is_open]
+        if waiting:
+            raise UsageError(
+                f"{card} still has open prerequisites: {', '.join(waiting)}; "
+                "complete them first (`mikado next` lists what can be taken now)"
+            )
+        path = docs.root / target.path
+        today = date.today()
+        if config.completion == "done":
+            edit_card(path, set={"status": "done", "modified": today})
+        else:
+            edit_card(path, set={"modified": today}, remove=["status"])
+        Journal(config.runtime, "by-hand").record(
+            "card-end", stem=card, outcome="done", by="hand", duration=0
+        )
+    echo(f"{card}: complete")
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument("stem")
+@click.option("--title", required=True, help="The card's title.")
+@click.option("--requires", multiple=True, metavar="CARD", help="A prerequisite (repeatable).")
+@click.option(
+    "--required-by", multiple=True, metavar="CARD", help="A card that needs this one (repeatable)."
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the card (default: beside the first --required-by card, else the root).",
+)
+@global_options
+@click.pass_context
+def new(
+    ctx: click.Context,
+    stem: str,
+    title: str,
+    requires: tuple[str, ...],
+    required_by: tuple[str, ...],
+    folder: Path | None,
+) -> int:
+    """Write a new open card STEM, the manual Mikado loop.
+
+    Each --required-by card gains STEM in `requires` and a link in its body; the new card is
+    linked from its category index, so the tree still passes `mikado check`.
+
+    \b
+    Examples:
+      mikado new create-ci-group --title "Create the CI group" --required-by wire-ci-registry-auth
+      mikado new audit-tags --title "Audit tags" --requires enforce-tag-immutability --dir cards/zot
+    """
+    from datetime import date
+
+    from mikado.growth import new_card
+    from mikado.loader import load_docs
+    from mikado.lock import RunLock
+
+    output_format(ctx, ("human",))
+    config = load_settings(ctx)
+    with RunLock(config.runtime):
+        docs = load_docs(config, strict_graph=True)
+        made = new_card(
+            config,
+            docs,
+            stem=stem,
+            title=title,
+            requires=requires,
+            required_by=required_by,
+            folder=folder,
+            today=date.today(),
+        )
+    echo(f"wrote {made.path}")
+    if made.index:
+        echo(f"linked from {made.index}")
+    for name in required_by:
+        echo(f"{name} now requires {stem}")
     return ExitCode.OK
 
 

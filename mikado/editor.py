@@ -142,14 +142,26 @@ class _BlockEditor:
         self.eol = "\r\n" if block.crlf else "\n"
         self.indent = ""
         self.duplicates: set[str] = set()
-        try:
-            self.meta = parse_block(block)
-            root = yaml.compose(block.text, Loader=_Loader)
-        except FrontMatterError as exc:
-            raise CardEditError(exc.message, path=where, line=exc.line) from None
-        except yaml.YAMLError as exc:  # pragma: no cover - parse_block failed first
-            raise CardEditError(f"front-matter is not valid YAML: {exc}", path=where) from None
+        root, self.meta = self._parse()
         self.fields = self._fields(root)
+
+    def _parse(self) -> tuple[yaml.Node | None, dict[str, Any]]:
+        """The block's node tree (for positions) and its values, from one YAML pass."""
+        loader = _Loader(self.block.text)
+        try:
+            root = loader.get_single_node()
+            meta = loader.construct_document(root) if root is not None else {}
+        except (yaml.YAMLError, RecursionError):
+            meta = None
+        finally:
+            loader.dispose()
+        if not isinstance(meta, dict):
+            try:  # parse_block words the problem and finds its line in the file
+                parse_block(self.block)
+            except FrontMatterError as exc:
+                raise CardEditError(exc.message, path=self.where, line=exc.line) from None
+            raise self.fail("front-matter cannot be read as a mapping")
+        return root, meta
 
     def fail(self, message: str, index: int | None = None) -> CardEditError:
         line = self.block.first_line + index if index is not None else self.block.first_line
@@ -441,3 +453,30 @@ def _render_item(value: str, style: str | None, prefix: str) -> str:
         if _loads(f"k:\n{prefix}{candidate}\n") == {"k": [value]}:
             return candidate
     return json.dumps(value, ensure_ascii=False)
+
+
+def append_to_body(path: Path, lines: Sequence[str]) -> None:
+    """Append ``lines`` at the end of the card's body, in the file's line-ending style.
+
+    A list item continues a list the body ends with; anything else starts a new paragraph.
+    Every existing byte stays; the write is atomic like :func:`edit_card`.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CardEditError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    write_atomic(path, appended(data, lines))
+
+
+def appended(data: bytes, lines: Sequence[str]) -> bytes:
+    eol = b"\r\n" if b"\r\n" in data[: data.find(b"\n") + 1 or len(data)] else b"\n"
+    text = b""
+    if data and not data.endswith(b"\n"):
+        text += eol
+    last = (data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]).strip()
+    continues_list = last.startswith((b"- ", b"* ")) and lines and lines[0].startswith("- ")
+    ends_blank = data.endswith((b"\n\n", b"\n\r\n"))
+    if data.strip() and not continues_list and not ends_blank:
+        text += eol
+    text += eol.join(line.encode("utf-8") for line in lines) + eol
+    return data + text

@@ -100,3 +100,24 @@ class ServiceError(MikadoError):
 class CardEditError(MikadoError):
     """A card's front-matter cannot be changed without risking the bytes around the change
     (exit 1); the card is left untouched and the message says which line to edit by hand."""
+
+
+class PrerequisiteDiscovered(MikadoError):
+    """Raised by an action that found work which must happen first (exit 3).
+
+    The engine rolls the action back, writes a new open card ``stem`` titled ``title`` whose
+    body is ``learned``, makes the failing card require it, and stops: the next run starts
+    with the new leaf. That is the Mikado loop: try, learn, revert, grow the graph.
+    """
+
+    exit_code = ExitCode.PREREQUISITE
+
+    def __init__(self, stem: str, title: str, learned: str):
+        super().__init__(f"prerequisite discovered: `{stem}` ({title}): {learned}")
+        self.stem = stem
+        self.title = title
+        self.learned = learned
+
+
+class ActionLoadError(MikadoError):
+    """An action module cannot be imported (exit 1); nothing has run."""

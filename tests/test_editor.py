@@ -29,6 +29,9 @@ ODD = st.sampled_from(
     ["true", "no", "1.5", "a: b", "it's", "#x", "- y", "[z]", "", " lead", "é ü", "x # y", "null"]
 )
 ITEM = st.one_of(WORD, ODD)
+# Line breaks YAML sees and str.split("\n") does not are refused (tested below), not edited;
+# and a "\n" written plain or single-quoted would make one generated line two.
+TEXT = st.characters(codec="utf-8", exclude_characters="\n\r\x85\u2028\u2029")
 COMMENT = st.sampled_from(["# note", "#", "# status: active", "#   - commented item"])
 
 
@@ -54,7 +57,7 @@ def fields(draw: st.DrawFn, key: str, *, scalar: bool = False) -> Field:
     kinds = ["scalar", "date", "empty"] + ([] if scalar else ["flow", "block", "folded"])
     kind = draw(st.sampled_from(kinds))
     if kind == "scalar":
-        value = draw(st.one_of(WORD, ODD, st.text(max_size=8)))
+        value = draw(st.one_of(WORD, ODD, st.text(TEXT, max_size=8)))
         return Field(key, (f"{key}: {_quoted(draw, value)}{trailing}",), True)
     if kind == "date":
         day = draw(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)))
@@ -182,8 +185,9 @@ def test_a_change_alters_exactly_the_field_lines_and_reads_back(data: st.DataObj
         else:
             after = edit_bytes(card.data, set={key: value})
     except CardEditError:
-        # Refusing is allowed only for values no card field holds (a list of mappings, ...).
-        assert not _card_value(before.get(key))
+        # Refusing is allowed only for values no card field holds (a list of mappings, ...),
+        # or next to a keep-chomping scalar (`|+`), which swallows the blank lines after it.
+        assert not _card_value(before.get(key)) or b"|+" in card.data
         assume(False)
         raise
 
@@ -316,6 +320,7 @@ def test_emptying_a_block_list_writes_an_empty_flow_list() -> None:
         ("no front-matter\n", None, "no front-matter"),
         ("---\ntitle: x\nstatus: [a,\n  # c\n  b]\n---\n", 3, "comments"),
         ("---\ntitle: [\n---\n", 2, "not valid YAML"),
+        ("---\ntitle: 'a\rb'\nstatus: active\n---\n", 2, "unusual line break"),
     ],
 )
 def test_unsafe_blocks_are_refused_with_a_line(text: str, line: int | None, words: str) -> None:
