@@ -462,6 +462,7 @@ def finalize(ctx: click.Context, goal: str, dry_run: bool) -> int:
             f"{goal}: {count} card(s) finalized; commit them as `C2({goal}): finalize ...` "
             "with a changelog fragment."
         )
+    return ExitCode.OK
 
 
 @cli.command()
