@@ -219,6 +219,52 @@ def next_(ctx: click.Context, goal: str | None) -> int:
     return ExitCode.OK
 
 
+@cli.command()
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@global_options
+@click.pass_context
+def check(ctx: click.Context, strict: bool) -> int:
+    """Check the docs tree: front-matter, the requires graph, wiki-links, indexes, actions.
+
+    Every rule can be switched off with `ignore = ["rule", ...]` in the configuration. Exit
+    1 when an error is found (with --strict, a warning too), else 0. Unchanged docs are read
+    from a cache in .mikado/ (safe to delete).
+
+    \b
+    Rules (error unless marked):
+      frontmatter-missing, frontmatter-invalid, field-missing, field-type,
+      field-misplaced, status-invalid, duplicate-stem, requires-missing,
+      requires-self, cycle, branch-name (warning), done-requires-open (warning),
+      broken-link, ambiguous-link, path-link, spaced-link, orphan, index-missing,
+      action-missing (warning)
+
+    \b
+    Examples:
+      mikado check
+      mikado check --strict --format github     in a CI job
+      mikado check --format json | jq '.findings[] | select(.rule == "orphan")'
+    """
+    from mikado.check import check_docs
+    from mikado.check_views import COLOURS, github, human
+
+    fmt = output_format(ctx, ("human", "json", "github"))
+    config = load_settings(ctx)
+    report = check_docs(config)
+    if fmt == "json":
+        echo_json(report.as_json())
+    elif fmt == "github":
+        for line in github(report):
+            click.echo(line)
+    else:
+
+        def style(text: str, role: str) -> str:
+            return click.style(text, **COLOURS[role])  # type: ignore[arg-type]
+
+        for line in human(report, style):
+            echo(line)
+    return report.exit_code(strict=strict)
+
+
 def _plan(config: Any) -> Any:
     from mikado.chains import Plan
     from mikado.loader import load_docs

@@ -7,9 +7,24 @@ they stay inside the root, and a folder reached twice through links is walked on
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from mikado.errors import ConfigError
+
+# What identifies a file's content without reading it: size, mtime_ns, ctime_ns, inode. ctime
+# cannot be set by a program, so a same-size edit with its mtime put back still shows.
+StatKey = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """The docs (paths relative to the root, ``/``, sorted) and, when asked for, each doc's
+    :data:`StatKey` and the names of the tree's other files (what embeds may name)."""
+
+    paths: list[str]
+    stats: dict[str, StatKey]
+    files: frozenset[str]
 
 
 def discover(root: Path, excluded: frozenset[str] = frozenset()) -> list[str]:
@@ -18,6 +33,18 @@ def discover(root: Path, excluded: frozenset[str] = frozenset()) -> list[str]:
     An entry of ``excluded`` with a ``/`` names one folder by its path from the root; a bare
     name skips every folder of that name (as ``changelog.d`` is skipped wherever it is).
     """
+    return walk(root, excluded).paths
+
+
+def walk(
+    root: Path,
+    excluded: frozenset[str] = frozenset(),
+    *,
+    stat: bool = False,
+    files: bool = False,
+) -> Walk:
+    """Walk the tree once (see :func:`discover`); ``stat`` and ``files`` add what caching and
+    embed checks need, at one ``stat`` per doc and no extra cost respectively."""
     if not root.is_dir():
         raise ConfigError(f"docs folder {root} does not exist (set `docs` or pass --docs DIR)")
     real_root = os.path.realpath(root)
@@ -25,6 +52,8 @@ def discover(root: Path, excluded: frozenset[str] = frozenset()) -> list[str]:
     # Folders by inode: DirEntry.inode() is free for plain folders, so only links cost a stat.
     seen = {os.stat(root).st_ino}
     found: list[str] = []
+    stats: dict[str, StatKey] = {}
+    others: set[str] = set()
     # An explicit stack instead of recursion: a deep tree must not hit the recursion limit.
     stack: list[tuple[str, str]] = [(str(root), "")]
     # Linked folders wait until every real folder is walked, so a link into the tree never wins
@@ -68,5 +97,13 @@ def discover(root: Path, excluded: frozenset[str] = frozenset()) -> list[str]:
                 stack.append((entry.path, rel + "/"))
             elif is_file and name.endswith(".md"):
                 found.append(rel)
+                if stat:
+                    try:
+                        info = entry.stat()
+                    except OSError:
+                        continue  # vanished since it was listed
+                    stats[rel] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+            elif is_file and files:
+                others.add(name)
     found.sort()
-    return found
+    return Walk(found, stats, frozenset(others))

@@ -1,0 +1,182 @@
+"""The scan cache in ``.mikado/cache/``: what reading each doc found, keyed by the doc's path
+and :data:`~mikado.discover.StatKey` (size, mtime_ns, ctime_ns, inode).
+
+Safe to delete at any time, and never stale: a doc whose key differs is read again, and so is
+a doc changed so recently that a second change in the same clock tick could hide behind an
+equal key (git's "racily clean" problem). For that, the cache notes the filesystem's own clock
+when a run starts (by writing a stamp file) and keeps no entry whose mtime or ctime is not
+strictly older than it. Anything that changes what a scan yields (mikado's version or source,
+the required fields) is part of the cache's context and discards it whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import mikado
+from mikado.discover import StatKey
+from mikado.scan import Row
+
+FORMAT = 1
+BATCH = 4096  # entries per marshal record: keeps the bytes being written small
+_MAGIC = "mikado-scan-cache"
+
+# The modules whose code decides what a scan yields; their size and mtime join the context so
+# that an edited mikado never trusts a cache written by the old code.
+_SCAN_MODULES = ("scan", "card", "frontmatter", "links", "linkcheck", "rules", "findings")
+
+
+def _code_signature() -> tuple[tuple[str, int, int], ...]:
+    folder = Path(mikado.__file__).parent
+    signature = []
+    for name in _SCAN_MODULES:
+        try:
+            info = os.stat(folder / f"{name}.py")
+        except OSError:
+            continue
+        signature.append((name, info.st_size, info.st_mtime_ns))
+    return tuple(signature)
+
+
+class ScanCache:
+    """Entries of one docs root. Use :meth:`open`; a cache that cannot be written is a cache
+    that always misses, never an error."""
+
+    def __init__(
+        self,
+        file: Path | None,
+        context: tuple[object, ...],
+        entries: dict[str, tuple[StatKey, Row]],
+        stamp: int | None,
+    ):
+        self.file = file
+        self.context = context
+        self._entries = entries
+        self._stamp = stamp
+
+    @classmethod
+    def disabled(cls) -> ScanCache:
+        return cls(None, (), {}, None)
+
+    @classmethod
+    def open(cls, runtime: Path, root: Path, required: tuple[str, ...]) -> ScanCache:
+        folder = runtime / "cache"
+        digest = hashlib.sha1(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        file = folder / f"scan-{digest}.marshal"
+        context = (
+            _MAGIC,
+            FORMAT,
+            mikado.__version__,
+            sys.version_info[:2],
+            str(root),
+            tuple(required),
+            _code_signature(),
+        )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = _filesystem_now(folder / "stamp")
+        except OSError:
+            return cls.disabled()
+        return cls(file, context, _load(file, context), stamp)
+
+    @property
+    def size(self) -> int:
+        return len(self._entries)
+
+    def get(self, path: str, key: StatKey | None, *, links: bool) -> Row | None:
+        """The row cached for ``path`` if its key still matches (and it holds links when they
+        are needed)."""
+        if key is None:
+            return None
+        entry = self._entries.get(path)
+        if entry is None or entry[0] != key:
+            return None
+        row = entry[1]
+        if links and row[-2] is None:
+            return None
+        return row
+
+    def trusted(self, key: StatKey) -> bool:
+        """Whether an entry with this key may be kept (see the module's note on racy files)."""
+        return self._stamp is not None and max(key[1], key[2]) < self._stamp
+
+    def save(self, entries: Iterable[tuple[str, StatKey, Row]]) -> None:
+        """Replace the cache with ``entries`` (those that may be trusted), atomically."""
+        if self.file is None:
+            return
+        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "wb") as stream:
+                _write_record(stream, self.context)
+                for batch in _batches(e for e in entries if self.trusted(e[1])):
+                    _write_record(stream, batch)
+            os.replace(temporary, self.file)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+def _filesystem_now(stamp: Path) -> int:
+    """The time as the filesystem records it (its clock may be coarser than ``time``)."""
+    fd = os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, b"\n")
+        return os.fstat(fd).st_mtime_ns
+    finally:
+        os.close(fd)
+
+
+def _batches(entries: Iterable[tuple[str, StatKey, Row]]) -> Iterator[list[object]]:
+    batch: list[object] = []
+    for path, key, row in entries:
+        batch.append((path, key, row))
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_record(stream: BinaryIO, value: Any) -> None:
+    # Length-prefixed, so loading reads each record with one read() and one marshal.loads:
+    # marshal.load on a file object pulls its bytes through many small Python-level reads.
+    data = marshal.dumps(value)
+    stream.write(len(data).to_bytes(8, "little"))
+    stream.write(data)
+
+
+def _read_record(stream: BinaryIO) -> object:
+    size = stream.read(8)
+    if not size:
+        raise EOFError
+    data = stream.read(int.from_bytes(size, "little"))
+    if len(size) != 8 or len(data) != int.from_bytes(size, "little"):
+        raise ValueError("truncated cache record")
+    return marshal.loads(data)
+
+
+def _load(file: Path, context: tuple[object, ...]) -> dict[str, tuple[StatKey, Row]]:
+    entries: dict[str, tuple[StatKey, Row]] = {}
+    try:
+        with open(file, "rb") as stream:
+            if _read_record(stream) != context:
+                return {}
+            while True:
+                try:
+                    batch = _read_record(stream)
+                except EOFError:
+                    break
+                for path, key, row in batch:  # type: ignore[attr-defined]
+                    entries[path] = (key, row)
+    except FileNotFoundError:
+        return {}
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}  # unreadable or damaged: start afresh
+    return entries
