@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import marshal
 import os
 import sys
@@ -28,15 +29,18 @@ FORMAT = 1
 BATCH = 4096  # entries per marshal record: keeps the bytes being written small
 _MAGIC = "mikado-scan-cache"
 
-# The modules whose code decides what a scan yields; their size and mtime join the context so
-# that an edited mikado never trusts a cache written by the old code.
-_SCAN_MODULES = ("scan", "card", "frontmatter", "links", "linkcheck", "rules", "findings")
+# The modules whose code decides what a scan or a check yields; their size and mtime join the
+# context so that an edited mikado never trusts a cache written by the old code.
+_CODE_MODULES = (
+    "scan", "card", "frontmatter", "links", "linkcheck", "rules", "findings", "check",
+    "categories", "loader", "graph", "discover",
+)  # fmt: skip
 
 
 def _code_signature() -> tuple[tuple[str, int, int], ...]:
     folder = Path(mikado.__file__).parent
     signature = []
-    for name in _SCAN_MODULES:
+    for name in _CODE_MODULES:
         try:
             info = os.stat(folder / f"{name}.py")
         except OSError:
@@ -53,23 +57,22 @@ class ScanCache:
         self,
         file: Path | None,
         context: tuple[object, ...],
-        entries: dict[str, tuple[StatKey, Row]],
         stamp: int | None,
     ):
         self.file = file
         self.context = context
-        self._entries = entries
+        self._entries: dict[str, tuple[StatKey, Row]] | None = None
         self._stamp = stamp
 
     @classmethod
     def disabled(cls) -> ScanCache:
-        return cls(None, (), {}, None)
+        return cls(None, (), None)
 
     @classmethod
     def open(cls, runtime: Path, root: Path, required: tuple[str, ...]) -> ScanCache:
+        """The cache of ``root``; its entries are read when first needed."""
         folder = runtime / "cache"
-        digest = hashlib.sha1(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        file = folder / f"scan-{digest}.marshal"
+        file = folder / f"scan-{_digest(str(root))}.marshal"
         context = (
             _MAGIC,
             FORMAT,
@@ -84,18 +87,28 @@ class ScanCache:
             stamp = _filesystem_now(folder / "stamp")
         except OSError:
             return cls.disabled()
-        return cls(file, context, _load(file, context), stamp)
+        return cls(file, context, stamp)
+
+    @property
+    def enabled(self) -> bool:
+        return self.file is not None
+
+    @property
+    def _loaded(self) -> dict[str, tuple[StatKey, Row]]:
+        if self._entries is None:
+            self._entries = _load(self.file, self.context) if self.file is not None else {}
+        return self._entries
 
     @property
     def size(self) -> int:
-        return len(self._entries)
+        return len(self._loaded)
 
     def get(self, path: str, key: StatKey | None, *, links: bool) -> Row | None:
         """The row cached for ``path`` if its key still matches (and it holds links when they
         are needed)."""
         if key is None:
             return None
-        entry = self._entries.get(path)
+        entry = self._loaded.get(path)
         if entry is None or entry[0] != key:
             return None
         row = entry[1]
@@ -103,24 +116,55 @@ class ScanCache:
             return None
         return row
 
+    def sibling(self, kind: str) -> Path | None:
+        """Another file of this cache (for results derived from the scans)."""
+        return self.file.with_name(f"{kind}-{self.file.name}") if self.file else None
+
+    def load_value(self, kind: str, key: str) -> Any:
+        """A value saved with :meth:`save_value` under the same ``key``, or ``None``."""
+        file = self.sibling(kind)
+        if file is None:
+            return None
+        try:
+            with open(file, "rb") as stream:
+                if _read_record(stream) != (self.context, key):
+                    return None
+                return _read_record(stream)
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+
+    def save_value(self, kind: str, key: str, value: Any) -> None:
+        file = self.sibling(kind)
+        if file is not None:
+            _replace(file, [(self.context, key), value])
+
     def trusted(self, key: StatKey) -> bool:
         """Whether an entry with this key may be kept (see the module's note on racy files)."""
         return self._stamp is not None and max(key[1], key[2]) < self._stamp
 
     def save(self, entries: Iterable[tuple[str, StatKey, Row]]) -> None:
         """Replace the cache with ``entries`` (those that may be trusted), atomically."""
-        if self.file is None:
-            return
-        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
-        try:
-            with open(temporary, "wb") as stream:
-                _write_record(stream, self.context)
-                for batch in _batches(e for e in entries if self.trusted(e[1])):
-                    _write_record(stream, batch)
-            os.replace(temporary, self.file)
-        except OSError:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
+        if self.file is not None:
+            batches = _batches(e for e in entries if self.trusted(e[1]))
+            _replace(self.file, itertools.chain([self.context], batches))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _replace(file: Path, records: Iterable[Any]) -> None:
+    """Write ``records`` to a temporary file and rename it over ``file``: readers see the old
+    or the new cache, never half of one. A cache that cannot be written is skipped."""
+    temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as stream:
+            for record in records:
+                _write_record(stream, record)
+        os.replace(temporary, file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def _filesystem_now(stamp: Path) -> int:

@@ -7,19 +7,24 @@ switched-off rule needs is not done: with every link rule ignored, bodies are ne
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from mikado.cache import ScanCache
 from mikado.card import Card
 from mikado.categories import Categories
 from mikado.config import Config
+from mikado.discover import Walk, walk
 from mikado.errors import ExitCode
 from mikado.findings import Finding, Severity, warning
 from mikado.linkcheck import LINK_RULES, LinkTree, link_findings
-from mikado.loader import load_docs
+from mikado.loader import assemble, open_cache, read_tree
 from mikado.rules import RULE_NAMES
 
 
@@ -46,6 +51,25 @@ class Report:
             return ExitCode.FAILURE
         return ExitCode.OK
 
+    def to_row(self) -> tuple[object, ...]:
+        findings = tuple(
+            (f.rule, f.severity.value, f.path, f.line, f.message, f.target) for f in self.findings
+        )
+        return (self.docs, self.cards, findings)
+
+    @classmethod
+    def from_row(cls, root: Path, row: Any) -> Report:
+        docs, cards, findings = row
+        return cls(
+            root,
+            docs,
+            cards,
+            tuple(
+                Finding(rule, Severity(severity), path, line, message, target)
+                for rule, severity, path, line, message, target in findings
+            ),
+        )
+
     def as_json(self) -> dict[str, object]:
         return {
             "docs": self.docs,
@@ -61,11 +85,16 @@ def action_module(actions: Path, card: Card) -> Path:
     return actions / f"{card.action or card.stem}.py"
 
 
-def _action_findings(config: Config, cards: Iterable[Card]) -> list[Finding]:
+def _action_modules(actions: Path) -> frozenset[str]:
     try:
-        present = {name for name in os.listdir(config.actions) if name.endswith(".py")}
+        return frozenset(name for name in os.listdir(actions) if name.endswith(".py"))
     except OSError:
-        present = set()  # no actions folder: every open card is manual work
+        return frozenset()  # no actions folder: every open card is manual work
+
+
+def _action_findings(
+    config: Config, present: frozenset[str], cards: Iterable[Card]
+) -> list[Finding]:
     findings = []
     for card in cards:
         if not card.is_open:
@@ -73,14 +102,13 @@ def _action_findings(config: Config, cards: Iterable[Card]) -> list[Finding]:
         module = action_module(config.actions, card)
         if module.name in present:
             continue
-        shown = _display(module)
         findings.append(
             warning(
                 "action-missing",
                 card.path,
                 None,
-                f"open card with no action: add {shown}, or do the work by hand and run "
-                f"`mikado done {card.stem}`",
+                f"open card with no action: add {_display(module)}, or do the work by hand "
+                f"and run `mikado done {card.stem}`",
                 card.stem,
             )
         )
@@ -95,10 +123,23 @@ def _display(path: Path) -> str:
 
 
 def check_docs(config: Config) -> Report:
-    """Run every enabled rule over the docs tree of ``config``."""
+    """Run every enabled rule over the docs tree of ``config``.
+
+    When no doc, no other file of the tree, no action module and no setting changed since the
+    last check, its report is reused as it was: the tree is walked and stat-ed, not read.
+    """
     enabled = RULE_NAMES - config.ignore
     link_rules = frozenset(enabled & LINK_RULES)
-    docs = load_docs(config, links=bool(link_rules))
+    store = open_cache(config)
+    tree = walk(config.docs, config.excluded(), stat=store.enabled, files=bool(link_rules))
+    actions = _action_modules(config.actions) if "action-missing" in enabled else frozenset()
+    key = _report_key(config, store, tree, actions)
+    if key is not None:
+        saved = store.load_value("report", key)
+        if saved is not None:
+            return Report.from_row(config.docs, saved)
+
+    docs = assemble(config, *read_tree(config, links=bool(link_rules), store=store, tree=tree))
     findings = list(docs.findings)
     if link_rules:
         stems: defaultdict[str, list[str]] = defaultdict(list)
@@ -116,7 +157,35 @@ def check_docs(config: Config) -> Report:
             )
         )
     if "action-missing" in enabled:
-        findings.extend(_action_findings(config, (scan.card for scan in docs.scans)))
+        findings.extend(_action_findings(config, actions, (scan.card for scan in docs.scans)))
     findings.sort(key=lambda f: f.sort_key)
     cards = sum(1 for scan in docs.scans if scan.card.is_mikado)
-    return Report(docs.root, len(docs.paths), cards, tuple(findings))
+    report = Report(docs.root, len(docs.paths), cards, tuple(findings))
+    if key is not None and all(store.trusted(k) for k in tree.stats.values()):
+        store.save_value("report", key, report.to_row())
+    return report
+
+
+def _report_key(
+    config: Config, store: ScanCache, tree: Walk, actions: frozenset[str]
+) -> str | None:
+    """A digest of everything a report depends on, or ``None`` when that cannot be known."""
+    if not store.enabled or len(tree.stats) != len(tree.paths):
+        return None
+    settings = (
+        str(config.docs),
+        str(config.actions),
+        tuple(sorted(config.ignore)),
+        tuple(config.required),
+        tuple(config.cards_in),
+        tuple(config.orphan_exempt),
+        config.index_mode,
+        tuple(sorted(config.index_table.items())),
+        tuple(sorted(config.excluded())),
+    )
+    digest = hashlib.sha1(marshal.dumps(settings))
+    digest.update(marshal.dumps(tree.paths))
+    digest.update(marshal.dumps([tree.stats[path] for path in tree.paths]))
+    digest.update(marshal.dumps(sorted(tree.files)))
+    digest.update(marshal.dumps(sorted(actions)))
+    return digest.hexdigest()

@@ -14,7 +14,7 @@ from pathlib import Path
 from mikado.cache import ScanCache
 from mikado.card import Card
 from mikado.config import Config
-from mikado.discover import walk
+from mikado.discover import Walk, walk
 from mikado.errors import DocsError
 from mikado.findings import Finding, Severity, error, warning
 from mikado.graph import MAX_CYCLES, Graph
@@ -51,15 +51,25 @@ def read_card(root: Path, path: str, required: tuple[str, ...]) -> tuple[Card, l
     return scan.card, list(scan.findings)
 
 
+def open_cache(config: Config) -> ScanCache:
+    return ScanCache.open(config.runtime, config.docs, config.required)
+
+
 def read_tree(
-    config: Config, *, links: bool = False, cache: bool = True
+    config: Config,
+    *,
+    links: bool = False,
+    store: ScanCache | None = None,
+    tree: Walk | None = None,
 ) -> tuple[list[str], list[DocScan], frozenset[str]]:
     """Scan every doc of the tree: the paths, one scan per path, and (with ``links``) the
-    names of the other files. Unchanged docs come from the cache in ``config.runtime``."""
+    names of the other files. Unchanged docs come from the cache in ``config.runtime``;
+    ``store`` and ``tree`` pass in a cache already opened and a walk already made with it."""
     root = config.docs
-    store = ScanCache.open(config.runtime, root, config.required) if cache else None
-    store = store or ScanCache.disabled()
-    tree = walk(root, config.excluded(), stat=store.file is not None, files=links)
+    if store is None:
+        store = open_cache(config)
+    if tree is None:
+        tree = walk(root, config.excluded(), stat=store.enabled, files=links)
     rows: dict[str, Row] = {}
     misses: list[str] = []
     for path in tree.paths:
@@ -74,17 +84,15 @@ def read_tree(
         rows.update(zip(misses, scan_rows(root, misses, options), strict=True))
     reader = RowReader()
     scans = [reader.scan(path, rows[path]) for path in tree.paths]
-    if store.file is not None and (misses or hits != store.size):
+    if store.enabled and (misses or hits != store.size):
         store.save((p, tree.stats[p], rows[p]) for p in tree.paths if p in tree.stats)
     return tree.paths, scans, tree.files
 
 
-def load_docs(config: Config, *, strict_graph: bool = False, links: bool = False) -> Docs:
-    """Read the tree. With ``strict_graph``, raise :class:`DocsError` when the graph cannot be
-    trusted (see :data:`mikado.rules.GRAPH_RULES`), as `status`, `next` and `run` need. With
-    ``links``, also read each doc's wiki-links (into :attr:`Docs.scans`), as `check` needs."""
-    root = config.docs
-    paths, scans, files = read_tree(config, links=links)
+def assemble(
+    config: Config, paths: list[str], scans: list[DocScan], files: frozenset[str] = frozenset()
+) -> Docs:
+    """The tree from its scans, with the findings that need every card at once."""
     cards: dict[str, Card] = {}
     findings: list[Finding] = []
     by_stem: dict[str, list[str]] = {}
@@ -104,13 +112,20 @@ def load_docs(config: Config, *, strict_graph: bool = False, links: bool = False
 
     findings = [f for f in findings if config.rule_enabled(f.rule)]
     findings.sort(key=lambda f: f.sort_key)
-    docs = Docs(root, cards, tuple(paths), tuple(findings), graph, tuple(scans), files)
+    return Docs(config.docs, cards, tuple(paths), tuple(findings), graph, tuple(scans), files)
+
+
+def load_docs(config: Config, *, strict_graph: bool = False, links: bool = False) -> Docs:
+    """Read the tree. With ``strict_graph``, raise :class:`DocsError` when the graph cannot be
+    trusted (see :data:`mikado.rules.GRAPH_RULES`), as `status`, `next` and `run` need. With
+    ``links``, also read each doc's wiki-links (into :attr:`Docs.scans`), as `check` needs."""
+    docs = assemble(config, *read_tree(config, links=links))
     if strict_graph:
         fatal = [f for f in docs.errors() if breaks_graph(f)]
         if fatal:
             count = len(fatal)
             raise DocsError(
-                f"{count} problem{'s' if count > 1 else ''} in the docs under {root} "
+                f"{count} problem{'s' if count > 1 else ''} in the docs under {docs.root} "
                 "(run `mikado check` for every finding)",
                 tuple(fatal),
             )
