@@ -31,8 +31,9 @@ _INTEGER = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
 # Plain words YAML 1.1 (and so PyYAML) reads as something other than a string.
 _RESERVED = frozenset(
-    "yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF "
-    "null Null NULL".split()
+    form
+    for word in ("yes", "no", "true", "false", "on", "off", "null")
+    for form in (word, word.title(), word.upper())
 )
 _UNSURE = object()
 
