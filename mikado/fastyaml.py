@@ -73,11 +73,11 @@ def _scalar(text: str, *, in_flow: bool = False) -> Any:
     return _UNSURE
 
 
-def _flow_list(text: str) -> list[Any] | object:
+def _flow_list(text: str) -> Any:
     inner = text[1:-1].strip(" ")
     if not inner:
         return []
-    items = []
+    items: list[Any] = []
     for part in inner.split(","):
         value = _scalar(part.strip(" "), in_flow=True)
         if value is _UNSURE:
