@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import marshal
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import mikado
-from mikado.discover import StatKey
+from mikado.discover import StatKey, key_fields
 from mikado.scan import Row
 
-FORMAT = 1
+FORMAT = 2
 BATCH = 4096  # entries per marshal record: keeps the bytes being written small
 _MAGIC = "mikado-scan-cache"
 
@@ -140,13 +139,66 @@ class ScanCache:
 
     def trusted(self, key: StatKey) -> bool:
         """Whether an entry with this key may be kept (see the module's note on racy files)."""
-        return self._stamp is not None and max(key[1], key[2]) < self._stamp
+        if self._stamp is None:
+            return False
+        _, mtime_ns, ctime_ns, _ = key_fields(key)
+        return max(mtime_ns, ctime_ns) < self._stamp
 
     def save(self, entries: Iterable[tuple[str, StatKey, Row]]) -> None:
         """Replace the cache with ``entries`` (those that may be trusted), atomically."""
-        if self.file is not None:
-            batches = _batches(e for e in entries if self.trusted(e[1]))
-            _replace(self.file, itertools.chain([self.context], batches))
+        with self.writer() as add:
+            for path, key, row in entries:
+                add(path, key, row)
+
+    @contextlib.contextmanager
+    def writer(self, wanted: bool = True) -> Iterator[Callable[[str, StatKey, Row], None]]:
+        """``with cache.writer() as add: add(path, key, row) ...`` replaces the cache with the
+        entries added (those that may be trusted) when the block ends without an error. Rows
+        are written in batches as they come, so a caller need not keep them. A cache that
+        cannot be written is left as it was; errors of the block itself propagate."""
+        if self.file is None or not wanted:
+            yield lambda path, key, row: None
+            return
+        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+        try:
+            stream = open(temporary, "wb")  # noqa: SIM115 - closed below, after the block
+        except OSError:
+            yield lambda path, key, row: None
+            return
+        batch: list[tuple[str, StatKey, Row]] = []
+        failed = False
+
+        def flush() -> None:
+            nonlocal failed
+            try:
+                _write_record(stream, batch)
+            except OSError:
+                failed = True
+            batch.clear()
+
+        def add(path: str, key: StatKey, row: Row) -> None:
+            if not failed and self.trusted(key):
+                batch.append((path, key, row))
+                if len(batch) == BATCH:
+                    flush()
+
+        completed = False
+        try:
+            try:
+                _write_record(stream, self.context)
+            except OSError:
+                failed = True
+            yield add
+            if batch:
+                flush()
+            completed = True
+        finally:
+            stream.close()
+            if completed and not failed:
+                with contextlib.suppress(OSError):
+                    os.replace(temporary, self.file)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
 
 
 def _digest(text: str) -> str:
@@ -175,17 +227,6 @@ def _filesystem_now(stamp: Path) -> int:
         return os.fstat(fd).st_mtime_ns
     finally:
         os.close(fd)
-
-
-def _batches(entries: Iterable[tuple[str, StatKey, Row]]) -> Iterator[list[object]]:
-    batch: list[object] = []
-    for path, key, row in entries:
-        batch.append((path, key, row))
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _write_record(stream: BinaryIO, value: Any) -> None:

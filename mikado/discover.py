@@ -7,14 +7,28 @@ they stay inside the root, and a folder reached twice through links is walked on
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from mikado.errors import ConfigError
 
-# What identifies a file's content without reading it: size, mtime_ns, ctime_ns, inode. ctime
-# cannot be set by a program, so a same-size edit with its mtime put back still shows.
-StatKey = tuple[int, int, int, int]
+# What identifies a file's content without reading it: size, mtime_ns, ctime_ns and inode,
+# packed into 32 bytes (a tuple of four ints takes five times the memory, at 100,000 docs that
+# is 20 MB). ctime cannot be set by a program, so a same-size edit with its mtime put back
+# still shows.
+StatKey = bytes
+_KEY = struct.Struct("<qqqQ")
+
+
+def stat_key(size: int, mtime_ns: int, ctime_ns: int, inode: int) -> StatKey:
+    return _KEY.pack(size, mtime_ns, ctime_ns, inode)
+
+
+def key_fields(key: StatKey) -> tuple[int, int, int, int]:
+    """``(size, mtime_ns, ctime_ns, inode)``."""
+    size, mtime_ns, ctime_ns, inode = _KEY.unpack(key)
+    return size, mtime_ns, ctime_ns, inode
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +116,9 @@ def walk(
                         info = entry.stat()
                     except OSError:
                         continue  # vanished since it was listed
-                    stats[rel] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+                    stats[rel] = _KEY.pack(
+                        info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+                    )
             elif is_file and files:
                 others.add(name)
     found.sort()

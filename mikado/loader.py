@@ -7,6 +7,7 @@ types, and the wiki-links when `check` needs them. Across the tree: duplicate st
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,23 +71,29 @@ def read_tree(
         store = open_cache(config)
     if tree is None:
         tree = walk(root, config.excluded(), stat=store.enabled, files=links)
-    rows: dict[str, Row] = {}
+    hits: list[tuple[str, Row]] = []
     misses: list[str] = []
     for path in tree.paths:
         row = store.get(path, tree.stats.get(path), links=links)
         if row is None:
             misses.append(path)
         else:
-            rows[path] = row
-    hits = len(rows)
+            hits.append((path, row))
+    fresh: Iterable[tuple[str, Row]] = ()
     if misses:
         options = ScanOptions(config.required, links=links)
-        rows.update(zip(misses, scan_rows(root, misses, options), strict=True))
+        fresh = zip(misses, scan_rows(root, misses, options), strict=True)
     reader = RowReader()
-    scans = [reader.scan(path, rows[path]) for path in tree.paths]
-    if store.enabled and (misses or hits != store.size):
-        store.save((p, tree.stats[p], rows[p]) for p in tree.paths if p in tree.stats)
-    return tree.paths, scans, tree.files
+    scans: dict[str, DocScan] = {}
+    # Rows go to the new cache as they come and are dropped: 100,000 of them held until the
+    # end would double the memory the scans take.
+    with store.writer(bool(misses) or len(hits) != store.size) as keep:
+        for path, row in itertools.chain(hits, fresh):
+            scan = scans[path] = reader.scan(path, row)
+            key = tree.stats.get(path)
+            if key is not None:
+                keep(path, key, reader.shared_row(scan, row))
+    return tree.paths, [scans[path] for path in tree.paths], tree.files
 
 
 def assemble(

@@ -13,6 +13,7 @@ from treebuilder import doc, findings, write_tree
 import mikado.workers
 from mikado.cache import ScanCache
 from mikado.config import load_config
+from mikado.discover import stat_key
 from mikado.scan import DocScan, ScanOptions
 
 
@@ -112,8 +113,8 @@ def test_entries_as_new_as_the_run_are_not_kept(tmp_path: Path) -> None:
     stamp = store._stamp
     assert stamp is not None
     row = (None,) * 12 + ((), False)
-    old = (10, stamp - 10**9, stamp - 10**9, 1)
-    racy = (10, stamp - 10**9, stamp, 2)  # changed in the tick the run started
+    old = stat_key(10, stamp - 10**9, stamp - 10**9, 1)
+    racy = stat_key(10, stamp - 10**9, stamp, 2)  # changed in the tick the run started
     store.save([("old.md", old, row), ("racy.md", racy, row)])
     reopened = ScanCache.open(runtime, root, ("title",))
     assert reopened.get("old.md", old, links=True) == row
@@ -129,7 +130,7 @@ def test_other_required_fields_discard_the_cache(tmp_path: Path) -> None:
     runtime, root = tmp_path / ".mikado", tmp_path / "docs"
     store = ScanCache.open(runtime, root, ("title",))
     assert store._stamp is not None
-    key = (10, store._stamp - 10**9, store._stamp - 10**9, 1)
+    key = stat_key(10, store._stamp - 10**9, store._stamp - 10**9, 1)
     row = (None,) * 12 + ((), False)
     store.save([("a.md", key, row)])
     assert ScanCache.open(runtime, root, ("title",)).size == 1
