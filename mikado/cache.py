@@ -16,7 +16,7 @@ import hashlib
 import marshal
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -62,6 +62,7 @@ class ScanCache:
         self.context = context
         self._entries: dict[str, tuple[StatKey, Row]] | None = None
         self._stamp = stamp
+        self.unmatched = 0
 
     @classmethod
     def disabled(cls) -> ScanCache:
@@ -114,6 +115,30 @@ class ScanCache:
         if links and row[-2] is None:
             return None
         return row
+
+    def matching(self, stats: Mapping[str, StatKey], *, links: bool) -> Iterator[tuple[str, Row]]:
+        """Stream the entries whose key equals ``stats[path]`` (and which hold links when they
+        are needed), without keeping the cache in memory. Afterwards :attr:`unmatched` counts
+        the entries that were not used."""
+        self.unmatched = 0
+        if self.file is None:
+            return
+        try:
+            with open(self.file, "rb") as stream:
+                if _read_record(stream) != self.context:
+                    return
+                while True:
+                    try:
+                        batch: Any = _read_record(stream)
+                    except EOFError:
+                        return
+                    for path, key, row in batch:
+                        if stats.get(path) == key and not (links and row[-2] is None):
+                            yield path, row
+                        else:
+                            self.unmatched += 1
+        except (OSError, ValueError, TypeError):
+            self.unmatched += 1  # damaged: whatever was read stays valid, the rest is read anew
 
     def sibling(self, kind: str) -> Path | None:
         """Another file of this cache (for results derived from the scans)."""

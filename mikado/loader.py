@@ -7,7 +7,6 @@ types, and the wiki-links when `check` needs them. Across the tree: duplicate st
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from mikado.errors import DocsError
 from mikado.findings import Finding, Severity, error, warning
 from mikado.graph import MAX_CYCLES, Graph
 from mikado.rules import GRAPH_FIELDS, GRAPH_RULES
-from mikado.scan import DocScan, Row, RowReader, ScanOptions, scan_doc
+from mikado.scan import DocScan, Row, RowReader, ScanOptions, scan_doc, to_row
 from mikado.workers import scan_rows
 
 
@@ -71,24 +70,20 @@ def read_tree(
         store = open_cache(config)
     if tree is None:
         tree = walk(root, config.excluded(), stat=store.enabled, files=links)
-    hits: list[tuple[str, Row]] = []
-    misses: list[str] = []
-    for path in tree.paths:
-        row = store.get(path, tree.stats.get(path), links=links)
-        if row is None:
-            misses.append(path)
-        else:
-            hits.append((path, row))
-    fresh: Iterable[tuple[str, Row]] = ()
-    if misses:
-        options = ScanOptions(config.required, links=links)
-        fresh = zip(misses, scan_rows(root, misses, options), strict=True)
     reader = RowReader()
     scans: dict[str, DocScan] = {}
+    for path, row in store.matching(tree.stats, links=links):
+        scans[path] = reader.scan(path, row)
+    misses = [path for path in tree.paths if path not in scans]
+    fresh: Iterable[Row] = ()
+    if misses:
+        fresh = scan_rows(root, misses, ScanOptions(config.required, links=links))
     # Rows go to the new cache as they come and are dropped: 100,000 of them held until the
-    # end would double the memory the scans take.
-    with store.writer(bool(misses) or len(hits) != store.size) as keep:
-        for path, row in itertools.chain(hits, fresh):
+    # end would double the memory the scans take. Only a tree that changed writes one.
+    with store.writer(bool(misses) or store.unmatched > 0) as keep:
+        for path, scan in scans.items():
+            keep(path, tree.stats[path], to_row(scan))
+        for path, row in zip(misses, fresh, strict=True):
             scan = scans[path] = reader.scan(path, row)
             key = tree.stats.get(path)
             if key is not None:
