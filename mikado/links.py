@@ -116,35 +116,51 @@ def extract_links_reference(body: str, first_line: int = 1) -> list[Link]:
 
 
 def _links_outside(source: str, spans: list[Span], first_line: int) -> list[Link]:
-    text = source
-    if spans:
-        pieces: list[str] = []
-        done = 0
-        for start, end in sorted(spans):
-            if end <= done:
-                continue
-            start = max(start, done)
-            pieces.append(source[done:start])
-            pieces.append(_MASK * (end - start))
-            done = end
-        pieces.append(source[done:])
-        text = "".join(pieces)
+    """Links in ``source`` that touch no masked range."""
+    span_starts: list[int] = []
+    span_ends: list[int] = []
+    for start, end in sorted(spans):
+        if span_ends and start <= span_ends[-1]:
+            span_ends[-1] = max(span_ends[-1], end)
+        else:
+            span_starts.append(start)
+            span_ends.append(end)
+    masked: str | None = None  # built only when a backslash or `!` precedes a link
     links: list[Link] = []
     line = first_line
     counted = 0
-    for match in _LINK_RE.finditer(text):
-        start = match.start()
-        before = text[start - 1] if start else ""
-        if before == "\\" and _escaped(text, start):
+    for match in _LINK_RE.finditer(source):
+        start, end = match.span()
+        # the masked range starting last before the link's end is the only one that may
+        # reach into it, as the ranges are disjoint and sorted
+        last = bisect_right(span_starts, end - 1) - 1
+        if last >= 0 and span_ends[last] > start:
             continue
         raw = match.group(1)
-        if raw[-1] == "\\" and _escaped(text, match.end() - 2):
-            continue  # `[[x\]]`: the first closing bracket is escaped
-        line += source.count("\n", counted, start)  # masks may cover line breaks
+        before = source[start - 1] if start else ""
+        embed = False
+        if before == "\\" or before == "!" or raw[-1] == "\\":
+            if masked is None:
+                masked = _masked(source, span_starts, span_ends)
+            if _escaped(masked, start) or _escaped(masked, end - 2):
+                continue  # `\\[[x]]`, or `[[x\\]]` whose first closing bracket is escaped
+            embed = masked[start - 1] == "!" and not _escaped(masked, start - 1)
+        line += source.count("\n", counted, start)
         counted = start
-        embed = before == "!" and not _escaped(text, start - 1)
         links.append(_make_link(line, raw, embed))
     return links
+
+
+def _masked(source: str, starts: list[int], ends: list[int]) -> str:
+    """``source`` with the masked ranges overwritten by NUL, which no link may contain."""
+    pieces: list[str] = []
+    done = 0
+    for start, end in zip(starts, ends, strict=True):
+        pieces.append(source[done:start])
+        pieces.append(_MASK * (end - start))
+        done = end
+    pieces.append(source[done:])
+    return "".join(pieces)
 
 
 def _escaped(text: str, pos: int) -> bool:
@@ -182,7 +198,7 @@ _SETEXT_RE = re.compile(r"(?:=+|-+)[ \t]*$")
 _LIST_MARKER_RE = re.compile(r"(?:[-+*]|[0-9]{1,9}[.)])(?=[ \t]|$)")
 # What can make or hide code in a line of inline content: a backtick, an escape, `<`, and `](`
 # (a link destination or title is not inline content).
-_INLINE_HOT_RE = re.compile(r"[\\`<]|\]\(")
+_INLINE_HOT_RE = re.compile(r"[\\`<\]]")
 _ESCAPABLE = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 # `](` followed by a destination markdown-it ends at the `)`: no space (so no title, no line
 # break), no parentheses, no `<`, no backslash and no backtick inside.
@@ -190,14 +206,11 @@ _SAFE_DEST_RE = re.compile(r"\]\([^\s()<>`\\]*\)")
 # markdown-it's own tag grammar; older releases anchor it with `^`, which `.match(s, pos)` breaks
 _HTML_TAG_RE = re.compile(_MD_HTML_TAG_RE.pattern.removeprefix("^"))
 # Anything that may start a link reference definition: container markers, then a label.
-_REFERENCE_DEFINITION_RE = re.compile(r"^[ \t>*+\-0-9.)]*\[(?:[^\]\\]|\\.)*\]:", re.MULTILINE | re.DOTALL)
+_REFERENCE_DEFINITION_RE = re.compile(
+    r"^[ \t>*+\-0-9.)]*\[(?:[^\]\\]|\\.)*\]:", re.MULTILINE | re.DOTALL
+)
 _BLOCK_START_CHARS = frozenset("`~#<>-*_+=0123456789")
 
-# Lines of paragraph text at indent 0 that need no further look: they start no block and hold
-# nothing that could make or hide code.
-_PLAIN_LINES_RE = re.compile(
-    r"(?:[^\s`~#<>\-*_+=0-9\\][^\n`<\\\]]*(?:\](?!\()[^\n`<\\\]]*)*(?:\n|\Z))+"
-)
 # a character that, after `- `, may start something other than a paragraph in the item
 _NOT_PLAIN_AFTER_BULLET = frozenset(_BLOCK_START_CHARS | {"", " ", "\t"})
 
@@ -267,6 +280,30 @@ def _heading_content(line: str, indent: int) -> tuple[int, int]:
 
 def _scan_inline(text: str, pos: int, end: int, spans: list[Span]) -> bool:
     """Code spans and comments in one line of inline content; False when unsure."""
+    if text.find("<", pos, end) != -1 or text.find("\\", pos, end) != -1:
+        return _scan_inline_in_order(text, pos, end, spans)
+    # Only backticks and `](`: the destinations must hold no code, and then the code spans
+    # can be found with plain string searches, which are much faster than a regex here.
+    dest = text.find("](", pos, end)
+    while dest != -1:
+        safe = _SAFE_DEST_RE.match(text, dest, end)
+        if safe is None:
+            return _scan_inline_in_order(text, pos, end, spans)
+        dest = text.find("](", safe.end(), end)
+    while (at := text.find("`", pos, end)) != -1:
+        run_end = at + 1
+        while run_end < end and text[run_end] == "`":
+            run_end += 1
+        close = _code_span_end(text, run_end, run_end - at, end)
+        if close < 0:
+            return False  # the closer may be on a later line of the paragraph
+        spans.append((at, close))
+        pos = close
+    return True
+
+
+def _scan_inline_in_order(text: str, pos: int, end: int, spans: list[Span]) -> bool:
+    """``_scan_inline`` for a line with escapes or `<`, whose order matters."""
     search = _INLINE_HOT_RE.search
     while (hot := search(text, pos, end)) is not None:
         at = hot.start()
@@ -283,6 +320,9 @@ def _scan_inline(text: str, pos: int, end: int, spans: list[Span]) -> bool:
         elif char == "\\":
             pos = at + 2 if at + 1 < end and text[at + 1] in _ESCAPABLE else at + 1
         elif char == "]":
+            if not text.startswith("(", at + 1):
+                pos = at + 1
+                continue
             dest = _SAFE_DEST_RE.match(text, at, end)
             if dest is None:
                 return False  # a destination or title that may hold code or go on
@@ -332,30 +372,50 @@ def _fast_scan(text: str) -> list[Span] | None:
         return None  # a definition's title may hold backticks; references make more links
     if text.count("](") >= 20:
         return None  # links might nest deeper than markdown-it's maxNesting
-    # later lines hold no link, so their code does not matter
     last_link = text.rfind("[[")
-    size = len(text)
     spans: list[Span] = []
     paragraph_open = False
     in_list = False
-    start = 0
-    while start <= last_link:
-        plain = _PLAIN_LINES_RE.match(text, start)
-        if plain is not None:
-            # lines of paragraph text at indent 0: only the first can end a list
-            if in_list and not paragraph_open:
-                in_list = False
-            paragraph_open = True
-            start = plain.end()
+    fence_char = ""
+    fence_length = 0
+    comment_from = -1
+    end = -1
+    for line in text.split("\n"):
+        start = end + 1
+        if start > last_link:
+            break  # later lines hold no link, so their code does not matter
+        end = start + len(line)
+        if fence_length:
+            spans.append((start, end))
+            if fence_char in line:
+                rest = line.lstrip(" ")
+                if len(line) - len(rest) < 4 and rest.startswith(fence_char):
+                    run = len(rest) - len(rest.lstrip(fence_char))
+                    if run >= fence_length and not rest[run:].strip(" \t"):
+                        fence_length = 0
             continue
-        end = text.find("\n", start)
-        if end == -1:
-            end = size
-        line = text[start:end]
+        if comment_from >= 0:
+            if "-->" in line:
+                _comment_spans(text, comment_from, end, spans)
+                comment_from = -1
+            continue
+        first = line[:1]
+        if first not in _BLOCK_START_CHARS and first != " ":
+            if not first:
+                paragraph_open = False
+                continue
+            if first == "\t":
+                return None
+            # paragraph text at indent 0, by far the most common line
+            if in_list and not paragraph_open:
+                in_list = False  # outside every item, and no paragraph to continue lazily
+            paragraph_open = True
+            if _may_hold_code(line) and not _scan_inline(text, start, end, spans):
+                return None
+            continue
         rest = line.lstrip(" ")
         if not rest:
             paragraph_open = False
-            start = end + 1
             continue
         if rest[0] == "\t":
             return None
@@ -365,7 +425,6 @@ def _fast_scan(text: str) -> list[Span] | None:
                 if in_list:
                     return None  # indented code in an item, a nested item, or top level?
                 spans.append((start, end))  # indented code
-                start = end + 1
                 continue
             if in_list:
                 kind = _classify(rest, True)
@@ -375,9 +434,8 @@ def _fast_scan(text: str) -> list[Span] | None:
                 elif kind != _TEXT:
                     return None
             # else a paragraph continuation line: nothing starts a block at this indent
-            if not _scan_inline(text, start, end, spans):
+            if _may_hold_code(line) and not _scan_inline(text, start, end, spans):
                 return None
-            start = end + 1
             continue
         kind = _classify(rest, paragraph_open) if rest[0] in _BLOCK_START_CHARS else _TEXT
         if in_list:
@@ -395,7 +453,7 @@ def _fast_scan(text: str) -> list[Span] | None:
                 return None
         if kind == _TEXT:
             paragraph_open = True
-            if not _scan_inline(text, start, end, spans):
+            if _may_hold_code(line) and not _scan_inline(text, start, end, spans):
                 return None
         elif kind == _LIST:
             # `- word` is by far the most common item; skip the general check for it
@@ -404,7 +462,7 @@ def _fast_scan(text: str) -> list[Span] | None:
                 return None
             in_list = True
             paragraph_open = True
-            if not _scan_inline(text, start, end, spans):
+            if _may_hold_code(line) and not _scan_inline(text, start, end, spans):
                 return None
         elif kind == _HEADING:
             paragraph_open = False
@@ -413,35 +471,27 @@ def _fast_scan(text: str) -> list[Span] | None:
                 return None
         elif kind == _FENCE:
             paragraph_open = False
-            char = rest[0]
-            closing = _closing_fence_re(char, len(rest) - len(rest.lstrip(char)))
-            close = closing.search(text, end + 1)
-            # an unclosed fence runs to the end of the document
-            end = size if close is None else close.end()
+            fence_char = rest[0]
+            fence_length = len(rest) - len(rest.lstrip(fence_char))
             spans.append((start, end))
         elif kind == _COMMENT:
             paragraph_open = False
-            if "-->" not in rest:
-                # the block ends with the line holding the next `-->`, or with the document
-                close = text.find("-->", end)
-                end = size if close == -1 else _line_end(text, close)
-            _comment_spans(text, start, end, spans)
+            if "-->" in rest:
+                _comment_spans(text, start, end, spans)
+            else:
+                comment_from = start
         elif kind in (_HR, _SETEXT):
             paragraph_open = False
         else:
             return None
-        start = end + 1
+    if comment_from >= 0:
+        _comment_spans(text, comment_from, len(text), spans)
     return spans
 
 
-def _line_end(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end == -1 else end
-
-
-@functools.cache
-def _closing_fence_re(char: str, length: int) -> re.Pattern[str]:
-    return re.compile(f"^ {{0,3}}{re.escape(char)}{{{length},}}[ \t]*$", re.MULTILINE)
+def _may_hold_code(line: str) -> bool:
+    """Whether a line of inline content holds anything that can make or hide code."""
+    return "`" in line or "<" in line or "\\" in line or "](" in line
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,9 +537,7 @@ def _reference_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark")
     # Inline content is parsed per token below, to know which block each range belongs to.
     md.core.ruler.disable("inline")
-    md.inline.ruler.at(
-        "backticks", _recording(_md_backtick, lambda tok: tok.type == "code_inline")
-    )
+    md.inline.ruler.at("backticks", _recording(_md_backtick, lambda tok: tok.type == "code_inline"))
     md.inline.ruler.at(
         "html_inline",
         _recording(
@@ -530,7 +578,9 @@ def _reference_scan(text: str) -> list[Span]:
             md.inline.parse(token.content, md, env, [])
             if inline_spans:
                 atx = tokens[index - 1].markup.startswith("#")
-                to_source = _content_to_source(source, lines, line_starts, first, token.content, atx)
+                to_source = _content_to_source(
+                    source, lines, line_starts, first, token.content, atx
+                )
                 spans.extend((to_source(a), to_source(b - 1) + 1) for a, b in inline_spans)
     return spans
 
