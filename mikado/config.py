@@ -7,6 +7,7 @@ A typo must never weaken the gate, so every key is checked and an unknown one is
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,18 @@ class Config:
 
     def excluded(self) -> frozenset[str]:
         return frozenset((*ALWAYS_EXCLUDED, *self.exclude))
+
+
+def ensure_runtime(runtime: Path) -> Path:
+    """Create the runtime folder, with a ``.gitignore`` so journals, locks and caches never end
+    up in a commit (a docs repository is usually committed with ``git add -A``)."""
+    runtime.mkdir(parents=True, exist_ok=True)
+    ignore = runtime / ".gitignore"
+    if not ignore.exists():
+        # A read-only tree still runs; only the convenience is lost.
+        with contextlib.suppress(OSError):
+            ignore.write_text("# mikado's runtime files: never commit them\n*\n", encoding="utf-8")
+    return runtime
 
 
 def is_secret_reference(value: object) -> bool:

@@ -16,6 +16,7 @@ import httpx
 
 from mikado.atomic import write_atomic
 from mikado.card import Card
+from mikado.config import ensure_runtime
 from mikado.secrets import Masker
 
 OUTPUTS_FILE = "outputs.json"
@@ -57,7 +58,7 @@ class OutputStore:
         with self._lock:
             self._data.setdefault(stem, {})[key] = json.loads(text)
             payload = json.dumps(self._data, ensure_ascii=False, indent=2, sort_keys=True)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_runtime(self.path.parent)
             write_atomic(self.path, (payload + "\n").encode("utf-8"))
 
     def get(self, stem: str, key: str, default: Any = None) -> Any:

@@ -9,11 +9,12 @@ when only the front-matter is needed.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import IO, Any
 
 import yaml
+
+from mikado.fastyaml import parse_simple
 
 try:  # The C loader is ~10x faster; fall back quietly where libyaml is not compiled in.
     from yaml import CSafeLoader as _BaseLoader
@@ -40,6 +41,7 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 BOM = b"\xef\xbb\xbf"
 DELIMITER = b"---"
+_NEVER_CLOSED = "front-matter opened on line 1 is never closed (add a line `---` after it)"
 
 
 class FrontMatterError(Exception):
@@ -96,9 +98,7 @@ def read_block(stream: IO[bytes]) -> Block | None:
     while True:
         raw = stream.readline()
         if not raw:
-            raise FrontMatterError(
-                "front-matter opened on line 1 is never closed (add a line `---` after it)", 1
-            )
+            raise FrontMatterError(_NEVER_CLOSED, 1)
         line_no += 1
         offset += len(raw)
         if _strip_eol(raw) == DELIMITER:
@@ -121,11 +121,61 @@ def read_block(stream: IO[bytes]) -> Block | None:
 
 
 def split_bytes(data: bytes) -> Block | None:
-    return read_block(io.BytesIO(data))
+    """:func:`read_block` for a file already in memory, by searching instead of reading line
+    by line (a few times faster; a differential test keeps the two equal)."""
+    start = len(BOM) if data.startswith(BOM) else 0
+    if not data.startswith(DELIMITER, start):
+        return None
+    opening_end = start + len(DELIMITER)
+    if data.startswith(b"\n", opening_end):
+        crlf, yaml_start = False, opening_end + 1
+    elif data.startswith(b"\r\n", opening_end):
+        crlf, yaml_start = True, opening_end + 2
+    elif opening_end == len(data):
+        raise FrontMatterError(_NEVER_CLOSED, 1)
+    else:
+        return None
+    size = len(data)
+    candidate = data.find(b"\n---", yaml_start - 1)
+    while candidate != -1:
+        after = candidate + 4
+        if after == size:
+            body_offset = after
+            break
+        if data[after] == 0x0A:
+            body_offset = after + 1
+            break
+        if data[after] == 0x0D and data.startswith(b"\n", after + 1):
+            body_offset = after + 2
+            break
+        candidate = data.find(b"\n---", candidate + 1)
+    else:
+        raise FrontMatterError(_NEVER_CLOSED, 1)
+    raw = data[yaml_start : candidate + 1]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FrontMatterError(
+            f"front-matter is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+            2 + raw.count(b"\n", 0, exc.start),
+            rule="unreadable",
+        ) from None
+    closing_line = 2 + raw.count(b"\n")
+    return Block(
+        text=text,
+        first_line=2,
+        body_line=closing_line + 1,
+        body_offset=body_offset,
+        bom=start > 0,
+        crlf=crlf,
+    )
 
 
 def parse_block(block: Block) -> dict[str, Any]:
     """Parse the YAML of a block into a mapping; errors carry the line of the file."""
+    simple = parse_simple(block.text)
+    if simple is not None:
+        return simple
     try:
         value = yaml.load(block.text, Loader=_Loader)  # a safe loader (CSafeLoader or SafeLoader)
     except yaml.MarkedYAMLError as exc:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mikado.config import ensure_runtime
+
 JOURNAL_FILE = "journal.jsonl"
 
 
@@ -37,7 +39,7 @@ class Journal:
         self.run_id = run_id
 
     def record(self, event: str, **fields: Any) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_runtime(self.path.parent)
         line = json.dumps({"time": now(), "run": self.run_id, "event": event, **fields})
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

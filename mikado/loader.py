@@ -1,36 +1,42 @@
 """Reading a docs tree into cards and the findings the reading itself reveals.
 
-Per doc: front-matter split, YAML, field types. Across the tree: duplicate stems, ``requires``
-integrity, cycles, and the few structural warnings that need every card at once. Bodies are not
-read here; commands that need them (links in `check`) read them separately.
+Per doc (:mod:`mikado.scan`, cached and spread over the cores): front-matter split, YAML, field
+types, and the wiki-links when `check` needs them. Across the tree: duplicate stems,
+``requires`` integrity, cycles, and the few structural warnings that need every card at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from mikado.card import Card, build_card
+from mikado.cache import ScanCache
+from mikado.card import Card
 from mikado.config import Config
-from mikado.discover import discover
+from mikado.discover import Walk, walk
 from mikado.errors import DocsError
 from mikado.findings import Finding, Severity, error, warning
-from mikado.frontmatter import FrontMatterError, parse_block, read_block
 from mikado.graph import MAX_CYCLES, Graph
 from mikado.rules import GRAPH_FIELDS, GRAPH_RULES
+from mikado.scan import DocScan, Row, RowReader, ScanOptions, scan_doc, to_row
+from mikado.workers import scan_rows
 
 
 @dataclass(frozen=True, slots=True)
 class Docs:
     """Every doc of a tree. ``cards`` holds one card per stem (the first path when a stem is
-    duplicated); ``findings`` what reading them found, sorted."""
+    duplicated); ``findings`` what reading them found, sorted. ``scans`` has one entry per
+    path (with the link targets when read with ``links=True``); ``files`` the names of the
+    tree's other files then."""
 
     root: Path
     cards: Mapping[str, Card]
     paths: tuple[str, ...]
     findings: tuple[Finding, ...]
     graph: Graph
+    scans: tuple[DocScan, ...] = ()
+    files: frozenset[str] = field(default_factory=frozenset)
 
     def card(self, stem: str) -> Card | None:
         return self.cards.get(stem)
@@ -41,46 +47,65 @@ class Docs:
 
 def read_card(root: Path, path: str, required: tuple[str, ...]) -> tuple[Card, list[Finding]]:
     """Read one doc's front-matter. Never raises for bad content: problems become findings."""
-    stem = PurePosixPath(path).stem
-    try:
-        with open(root / path, "rb") as stream:
-            block = read_block(stream)
-    except FrontMatterError as exc:
-        return Card(stem, path), [error(exc.rule, path, exc.line, exc.message)]
-    except OSError as exc:
-        return Card(stem, path), [error("unreadable", path, None, f"cannot read: {exc.strerror}")]
-    if block is None:
-        return Card(stem, path, has_front_matter=False), [
-            error(
-                "frontmatter-missing",
-                path,
-                None,
-                "no front-matter: start the file with a `---` line, the fields, and `---`",
-            )
-        ]
-    try:
-        meta = parse_block(block)
-    except FrontMatterError as exc:
-        return Card(stem, path), [error(exc.rule, path, exc.line, exc.message)]
-    return build_card(stem, path, meta, block, required=required)
+    scan = scan_doc(root, path, ScanOptions(required, links=False))
+    return scan.card, list(scan.findings)
 
 
-def load_docs(config: Config, *, strict_graph: bool = False) -> Docs:
-    """Read the tree. With ``strict_graph``, raise :class:`DocsError` when the graph cannot be
-    trusted (see :data:`mikado.rules.GRAPH_RULES`), as `status`, `next` and `run` need."""
+def open_cache(config: Config) -> ScanCache:
+    return ScanCache.open(config.runtime, config.docs, config.required)
+
+
+def read_tree(
+    config: Config,
+    *,
+    links: bool = False,
+    store: ScanCache | None = None,
+    tree: Walk | None = None,
+) -> tuple[list[str], list[DocScan], frozenset[str]]:
+    """Scan every doc of the tree: the paths, one scan per path, and (with ``links``) the
+    names of the other files. Unchanged docs come from the cache in ``config.runtime``;
+    ``store`` and ``tree`` pass in a cache already opened and a walk already made with it."""
     root = config.docs
-    paths = discover(root, config.excluded())
+    if store is None:
+        store = open_cache(config)
+    if tree is None:
+        tree = walk(root, config.excluded(), stat=store.enabled, files=links)
+    reader = RowReader()
+    scans: dict[str, DocScan] = {}
+    for path, row in store.matching(tree.stats, links=links):
+        scans[path] = reader.scan(path, row)
+    misses = [path for path in tree.paths if path not in scans]
+    fresh: Iterable[Row] = ()
+    if misses:
+        fresh = scan_rows(root, misses, ScanOptions(config.required, links=links))
+    # Rows go to the new cache as they come and are dropped: 100,000 of them held until the
+    # end would double the memory the scans take. Only a tree that changed writes one.
+    with store.writer(bool(misses) or store.unmatched > 0) as keep:
+        for path, scan in scans.items():
+            keep(path, tree.stats[path], to_row(scan))
+        for path, row in zip(misses, fresh, strict=True):
+            scan = scans[path] = reader.scan(path, row)
+            key = tree.stats.get(path)
+            if key is not None:
+                keep(path, key, reader.shared_row(scan, row))
+    return tree.paths, [scans[path] for path in tree.paths], tree.files
+
+
+def assemble(
+    config: Config, paths: list[str], scans: list[DocScan], files: frozenset[str] = frozenset()
+) -> Docs:
+    """The tree from its scans, with the findings that need every card at once."""
     cards: dict[str, Card] = {}
     findings: list[Finding] = []
     by_stem: dict[str, list[str]] = {}
-    for path in paths:
-        card, problems = read_card(root, path, config.required)
-        findings.extend(problems)
-        by_stem.setdefault(card.stem, []).append(path)
+    for scan in scans:
+        card = scan.card
+        findings.extend(scan.findings)
+        by_stem.setdefault(card.stem, []).append(card.path)
         cards.setdefault(card.stem, card)
 
     findings.extend(_duplicates(by_stem))
-    findings.extend(_misplaced(cards.values(), config.cards_in))
+    findings.extend(_misplaced((scan.card for scan in scans), config.cards_in))
     requires = {stem: card.requires for stem, card in cards.items()}
     graph = Graph(requires)
     findings.extend(_requires_integrity(cards, by_stem))
@@ -89,13 +114,20 @@ def load_docs(config: Config, *, strict_graph: bool = False) -> Docs:
 
     findings = [f for f in findings if config.rule_enabled(f.rule)]
     findings.sort(key=lambda f: f.sort_key)
-    docs = Docs(root, cards, tuple(paths), tuple(findings), graph)
+    return Docs(config.docs, cards, tuple(paths), tuple(findings), graph, tuple(scans), files)
+
+
+def load_docs(config: Config, *, strict_graph: bool = False, links: bool = False) -> Docs:
+    """Read the tree. With ``strict_graph``, raise :class:`DocsError` when the graph cannot be
+    trusted (see :data:`mikado.rules.GRAPH_RULES`), as `status`, `next` and `run` need. With
+    ``links``, also read each doc's wiki-links (into :attr:`Docs.scans`), as `check` needs."""
+    docs = assemble(config, *read_tree(config, links=links))
     if strict_graph:
         fatal = [f for f in docs.errors() if breaks_graph(f)]
         if fatal:
             count = len(fatal)
             raise DocsError(
-                f"{count} problem{'s' if count > 1 else ''} in the docs under {root} "
+                f"{count} problem{'s' if count > 1 else ''} in the docs under {docs.root} "
                 "(run `mikado check` for every finding)",
                 tuple(fatal),
             )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from mikado.config import ensure_runtime
 from mikado.errors import LockHeld
 
 LOCK_FILE = "run.lock"
@@ -66,7 +67,7 @@ class RunLock:
         self._stream: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_runtime(self.path.parent)
         stream = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
         deadline = time.monotonic() + ACQUIRE_PATIENCE
         while True:

@@ -86,11 +86,17 @@ class Tree:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every file's bytes, but the lock file (an empty file once a run has looked)."""
+        """Every file's bytes, but mikado's disposable runtime files: the lock (an empty file
+        once a run has looked), the scan cache any read fills, and the folder's .gitignore."""
+        runtime = self.root / ".mikado"
+        disposable = {runtime / "run.lock", runtime / ".gitignore"}
         return {
             str(p.relative_to(self.root)): p.read_bytes()
             for p in sorted(self.root.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts and p.name != "run.lock"
+            if p.is_file()
+            and "__pycache__" not in p.parts
+            and p not in disposable
+            and (runtime / "cache") not in p.parents
         }
 
     def mikado(

@@ -138,3 +138,23 @@ def test_tls_settings(tmp_path: Path) -> None:
     write(tmp_path / "mikado.toml", '[mikado.tls]\nca_bundle = "ca.pem"\n')
     tls = load_config(cwd=tmp_path).tls
     assert tls.ca_bundle == tmp_path / "ca.pem" and not tls.insecure
+
+
+def test_runtime_folder_keeps_itself_out_of_git(tmp_path: Path) -> None:
+    import subprocess
+
+    from mikado.config import ensure_runtime
+    from mikado.journal import Journal
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    Journal(tmp_path / ".mikado", "run-1").record("run-start", goal="g")
+    assert ensure_runtime(tmp_path / ".mikado") == tmp_path / ".mikado"
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert status.stdout == ""
+    assert (tmp_path / ".mikado" / "journal.jsonl").exists()

@@ -1,0 +1,294 @@
+"""The scan cache in ``.mikado/cache/``: what reading each doc found, keyed by the doc's path
+and :data:`~mikado.discover.StatKey` (size, mtime_ns, ctime_ns, inode).
+
+Safe to delete at any time, and never stale: a doc whose key differs is read again, and so is
+a doc changed so recently that a second change in the same clock tick could hide behind an
+equal key (git's "racily clean" problem). For that, the cache notes the filesystem's own clock
+when a run starts (by writing a stamp file) and keeps no entry whose mtime or ctime is not
+strictly older than it. Anything that changes what a scan yields (mikado's version or source,
+the required fields) is part of the cache's context and discards it whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import mikado
+from mikado.config import ensure_runtime
+from mikado.discover import StatKey, key_fields
+from mikado.scan import Row
+
+FORMAT = 2
+BATCH = 4096  # entries per marshal record: keeps the bytes being written small
+_MAGIC = "mikado-scan-cache"
+
+# The modules whose code decides what a scan or a check yields; their size and mtime join the
+# context so that an edited mikado never trusts a cache written by the old code.
+_CODE_MODULES = (
+    "scan", "card", "frontmatter", "links", "linkcheck", "rules", "findings", "check",
+    "categories", "loader", "graph", "discover",
+)  # fmt: skip
+
+
+def _code_signature() -> tuple[tuple[str, int, int], ...]:
+    folder = Path(mikado.__file__).parent
+    signature = []
+    for name in _CODE_MODULES:
+        try:
+            info = os.stat(folder / f"{name}.py")
+        except OSError:
+            continue
+        signature.append((name, info.st_size, info.st_mtime_ns))
+    return tuple(signature)
+
+
+class ScanCache:
+    """Entries of one docs root. Use :meth:`open`; a cache that cannot be written is a cache
+    that always misses, never an error."""
+
+    def __init__(
+        self,
+        file: Path | None,
+        context: tuple[object, ...],
+        stamp: int | None,
+    ):
+        self.file = file
+        self.context = context
+        self._entries: dict[str, tuple[StatKey, Row]] | None = None
+        self._stamp = stamp
+        self.unmatched = 0
+
+    @classmethod
+    def disabled(cls) -> ScanCache:
+        return cls(None, (), None)
+
+    @classmethod
+    def open(cls, runtime: Path, root: Path, required: tuple[str, ...]) -> ScanCache:
+        """The cache of ``root``; its entries are read when first needed."""
+        folder = runtime / "cache"
+        file = folder / f"scan-{_digest(str(root))}.marshal"
+        context = (
+            _MAGIC,
+            FORMAT,
+            mikado.__version__,
+            sys.version_info[:2],
+            str(root),
+            tuple(required),
+            _code_signature(),
+        )
+        try:
+            ensure_runtime(runtime)
+            folder.mkdir(exist_ok=True)
+            stamp = _filesystem_now(folder / "stamp")
+        except OSError:
+            return cls.disabled()
+        return cls(file, context, stamp)
+
+    @property
+    def enabled(self) -> bool:
+        return self.file is not None
+
+    @property
+    def _loaded(self) -> dict[str, tuple[StatKey, Row]]:
+        if self._entries is None:
+            self._entries = _load(self.file, self.context) if self.file is not None else {}
+        return self._entries
+
+    @property
+    def size(self) -> int:
+        return len(self._loaded)
+
+    def get(self, path: str, key: StatKey | None, *, links: bool) -> Row | None:
+        """The row cached for ``path`` if its key still matches (and it holds links when they
+        are needed)."""
+        if key is None:
+            return None
+        entry = self._loaded.get(path)
+        if entry is None or entry[0] != key:
+            return None
+        row = entry[1]
+        if links and row[-2] is None:
+            return None
+        return row
+
+    def matching(self, stats: Mapping[str, StatKey], *, links: bool) -> Iterator[tuple[str, Row]]:
+        """Stream the entries whose key equals ``stats[path]`` (and which hold links when they
+        are needed), without keeping the cache in memory. Afterwards :attr:`unmatched` counts
+        the entries that were not used."""
+        self.unmatched = 0
+        if self.file is None:
+            return
+        try:
+            with open(self.file, "rb") as stream:
+                if _read_record(stream) != self.context:
+                    return
+                while True:
+                    try:
+                        batch: Any = _read_record(stream)
+                    except EOFError:
+                        return
+                    for path, key, row in batch:
+                        if stats.get(path) == key and not (links and row[-2] is None):
+                            yield path, row
+                        else:
+                            self.unmatched += 1
+        except (OSError, ValueError, TypeError):
+            self.unmatched += 1  # damaged: whatever was read stays valid, the rest is read anew
+
+    def sibling(self, kind: str) -> Path | None:
+        """Another file of this cache (for results derived from the scans)."""
+        return self.file.with_name(f"{kind}-{self.file.name}") if self.file else None
+
+    def load_value(self, kind: str, key: str) -> Any:
+        """A value saved with :meth:`save_value` under the same ``key``, or ``None``."""
+        file = self.sibling(kind)
+        if file is None:
+            return None
+        try:
+            with open(file, "rb") as stream:
+                if _read_record(stream) != (self.context, key):
+                    return None
+                return _read_record(stream)
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+
+    def save_value(self, kind: str, key: str, value: Any) -> None:
+        file = self.sibling(kind)
+        if file is not None:
+            _replace(file, [(self.context, key), value])
+
+    def trusted(self, key: StatKey) -> bool:
+        """Whether an entry with this key may be kept (see the module's note on racy files)."""
+        if self._stamp is None:
+            return False
+        _, mtime_ns, ctime_ns, _ = key_fields(key)
+        return max(mtime_ns, ctime_ns) < self._stamp
+
+    def save(self, entries: Iterable[tuple[str, StatKey, Row]]) -> None:
+        """Replace the cache with ``entries`` (those that may be trusted), atomically."""
+        with self.writer() as add:
+            for path, key, row in entries:
+                add(path, key, row)
+
+    @contextlib.contextmanager
+    def writer(self, wanted: bool = True) -> Iterator[Callable[[str, StatKey, Row], None]]:
+        """``with cache.writer() as add: add(path, key, row) ...`` replaces the cache with the
+        entries added (those that may be trusted) when the block ends without an error. Rows
+        are written in batches as they come, so a caller need not keep them. A cache that
+        cannot be written is left as it was; errors of the block itself propagate."""
+        if self.file is None or not wanted:
+            yield lambda path, key, row: None
+            return
+        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+        try:
+            stream = open(temporary, "wb")  # noqa: SIM115 - closed below, after the block
+        except OSError:
+            yield lambda path, key, row: None
+            return
+        batch: list[tuple[str, StatKey, Row]] = []
+        failed = False
+
+        def flush() -> None:
+            nonlocal failed
+            try:
+                _write_record(stream, batch)
+            except OSError:
+                failed = True
+            batch.clear()
+
+        def add(path: str, key: StatKey, row: Row) -> None:
+            if not failed and self.trusted(key):
+                batch.append((path, key, row))
+                if len(batch) == BATCH:
+                    flush()
+
+        completed = False
+        try:
+            try:
+                _write_record(stream, self.context)
+            except OSError:
+                failed = True
+            yield add
+            if batch:
+                flush()
+            completed = True
+        finally:
+            stream.close()
+            if completed and not failed:
+                with contextlib.suppress(OSError):
+                    os.replace(temporary, self.file)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _replace(file: Path, records: Iterable[Any]) -> None:
+    """Write ``records`` to a temporary file and rename it over ``file``: readers see the old
+    or the new cache, never half of one. A cache that cannot be written is skipped."""
+    temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as stream:
+            for record in records:
+                _write_record(stream, record)
+        os.replace(temporary, file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+def _filesystem_now(stamp: Path) -> int:
+    """The time as the filesystem records it (its clock may be coarser than ``time``)."""
+    fd = os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, b"\n")
+        return os.fstat(fd).st_mtime_ns
+    finally:
+        os.close(fd)
+
+
+def _write_record(stream: BinaryIO, value: Any) -> None:
+    # Length-prefixed, so loading reads each record with one read() and one marshal.loads:
+    # marshal.load on a file object pulls its bytes through many small Python-level reads.
+    data = marshal.dumps(value)
+    stream.write(len(data).to_bytes(8, "little"))
+    stream.write(data)
+
+
+def _read_record(stream: BinaryIO) -> object:
+    size = stream.read(8)
+    if not size:
+        raise EOFError
+    data = stream.read(int.from_bytes(size, "little"))
+    if len(size) != 8 or len(data) != int.from_bytes(size, "little"):
+        raise ValueError("truncated cache record")
+    return marshal.loads(data)
+
+
+def _load(file: Path, context: tuple[object, ...]) -> dict[str, tuple[StatKey, Row]]:
+    entries: dict[str, tuple[StatKey, Row]] = {}
+    try:
+        with open(file, "rb") as stream:
+            if _read_record(stream) != context:
+                return {}
+            while True:
+                try:
+                    batch = _read_record(stream)
+                except EOFError:
+                    break
+                for path, key, row in batch:  # type: ignore[attr-defined]
+                    entries[path] = (key, row)
+    except FileNotFoundError:
+        return {}
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}  # unreadable or damaged: start afresh
+    return entries

@@ -1,0 +1,191 @@
+"""`mikado check`: every rule of SPEC §4 over a docs tree, as one report.
+
+The loader reports what reading the docs reveals (front-matter, fields, the ``requires`` graph);
+this module adds the link rules (:mod:`mikado.linkcheck`) and ``action-missing``. Work a
+switched-off rule needs is not done: with every link rule ignored, bodies are never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mikado.cache import ScanCache
+from mikado.card import Card
+from mikado.categories import Categories
+from mikado.config import Config
+from mikado.discover import Walk, walk
+from mikado.errors import ExitCode
+from mikado.findings import Finding, Severity, warning
+from mikado.linkcheck import LINK_RULES, LinkTree, link_findings
+from mikado.loader import assemble, open_cache, read_tree
+from mikado.rules import RULE_NAMES
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What `check` found: ``docs`` read, of which ``cards`` carry Mikado fields; findings
+    sorted by path, line, rule."""
+
+    root: Path
+    docs: int
+    cards: int
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.WARNING)
+
+    def exit_code(self, *, strict: bool = False) -> ExitCode:
+        if self.errors or (strict and self.warnings):
+            return ExitCode.FAILURE
+        return ExitCode.OK
+
+    def to_row(self) -> tuple[object, ...]:
+        findings = tuple(
+            (f.rule, f.severity.value, f.path, f.line, f.message, f.target) for f in self.findings
+        )
+        return (self.docs, self.cards, findings)
+
+    @classmethod
+    def from_row(cls, root: Path, row: Any) -> Report:
+        docs, cards, findings = row
+        return cls(
+            root,
+            docs,
+            cards,
+            tuple(
+                Finding(rule, Severity(severity), path, line, message, target)
+                for rule, severity, path, line, message, target in findings
+            ),
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "docs": self.docs,
+            "cards": self.cards,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "findings": [f.as_json() for f in self.findings],
+        }
+
+
+def action_module(actions: Path, card: Card) -> Path:
+    """Where the action of ``card`` lives: ``<actions>/<action or stem>.py``."""
+    return actions / f"{card.action or card.stem}.py"
+
+
+def _action_modules(actions: Path) -> frozenset[str]:
+    try:
+        return frozenset(name for name in os.listdir(actions) if name.endswith(".py"))
+    except OSError:
+        return frozenset()  # no actions folder: every open card is manual work
+
+
+def _action_findings(
+    config: Config, present: frozenset[str], cards: Iterable[Card]
+) -> list[Finding]:
+    findings = []
+    for card in cards:
+        if not card.is_open:
+            continue
+        module = action_module(config.actions, card)
+        if module.name in present:
+            continue
+        findings.append(
+            warning(
+                "action-missing",
+                card.path,
+                None,
+                f"open card with no action: add {_display(module)}, or do the work by hand "
+                f"and run `mikado done {card.stem}`",
+                card.stem,
+            )
+        )
+    return findings
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def check_docs(config: Config) -> Report:
+    """Run every enabled rule over the docs tree of ``config``.
+
+    When no doc, no other file of the tree, no action module and no setting changed since the
+    last check, its report is reused as it was: the tree is walked and stat-ed, not read.
+    """
+    enabled = RULE_NAMES - config.ignore
+    link_rules = frozenset(enabled & LINK_RULES)
+    store = open_cache(config)
+    tree = walk(config.docs, config.excluded(), stat=store.enabled, files=bool(link_rules))
+    actions = _action_modules(config.actions) if "action-missing" in enabled else frozenset()
+    key = _report_key(config, store, tree, actions)
+    if key is not None:
+        saved = store.load_value("report", key)
+        if saved is not None:
+            return Report.from_row(config.docs, saved)
+
+    docs = assemble(config, *read_tree(config, links=bool(link_rules), store=store, tree=tree))
+    findings = list(docs.findings)
+    if link_rules:
+        stems: defaultdict[str, list[str]] = defaultdict(list)
+        for path in docs.paths:
+            stems[path.rpartition("/")[2].removesuffix(".md")].append(path)
+        categories = Categories.from_config(config, docs.paths)
+        findings.extend(
+            link_findings(
+                docs.root,
+                docs.scans,
+                LinkTree(stems, docs.files),
+                categories,
+                enabled=link_rules,
+                orphan_exempt=config.orphan_exempt,
+            )
+        )
+    if "action-missing" in enabled:
+        findings.extend(_action_findings(config, actions, (scan.card for scan in docs.scans)))
+    findings.sort(key=lambda f: f.sort_key)
+    cards = sum(1 for scan in docs.scans if scan.card.is_mikado)
+    report = Report(docs.root, len(docs.paths), cards, tuple(findings))
+    if key is not None and all(store.trusted(k) for k in tree.stats.values()):
+        store.save_value("report", key, report.to_row())
+    return report
+
+
+def _report_key(
+    config: Config, store: ScanCache, tree: Walk, actions: frozenset[str]
+) -> str | None:
+    """A digest of everything a report depends on, or ``None`` when that cannot be known."""
+    if not store.enabled or len(tree.stats) != len(tree.paths):
+        return None
+    settings = (
+        str(config.docs),
+        str(config.actions),
+        tuple(sorted(config.ignore)),
+        tuple(config.required),
+        tuple(config.cards_in),
+        tuple(config.orphan_exempt),
+        config.index_mode,
+        tuple(sorted(config.index_table.items())),
+        tuple(sorted(config.excluded())),
+    )
+    digest = hashlib.sha1(marshal.dumps(settings))
+    digest.update(marshal.dumps(tree.paths))
+    digest.update(marshal.dumps([tree.stats[path] for path in tree.paths]))
+    digest.update(marshal.dumps(sorted(tree.files)))
+    digest.update(marshal.dumps(sorted(actions)))
+    return digest.hexdigest()

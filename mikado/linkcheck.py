@@ -1,0 +1,239 @@
+"""The link rules of `check` (SPEC §4): broken, ambiguous, path and spaced links, orphans and
+docs missing from their category index.
+
+Scanning a doc keeps only the distinct targets of its well-formed links (see
+:mod:`mikado.scan`); here they are resolved against the whole tree. Only a doc whose targets do
+not all resolve, or which holds a link that is wrong whatever the tree, is read again to place
+each bad link on its line: in a healthy tree that is no doc at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from mikado.categories import Categories
+from mikado.findings import Finding, error
+from mikado.frontmatter import FrontMatterError, split_bytes
+from mikado.scan import DocScan, decode_body
+
+LINK_RULES = frozenset(
+    {"broken-link", "ambiguous-link", "path-link", "spaced-link", "orphan", "index-missing"}
+)
+_BLANKS = " \t"
+_PLACED = ("broken-link", "ambiguous-link", "path-link", "spaced-link")
+
+
+class LinkLike(Protocol):
+    """What :func:`mikado.links.extract_links` gives for one link."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def raw(self) -> str: ...  # between `[[` and `]]`, as written
+    @property
+    def target(self) -> str: ...  # not stripped
+    @property
+    def embed(self) -> bool: ...
+    @property
+    def spaced(self) -> bool: ...
+
+
+def extract(body: str, first_line: int) -> Sequence[LinkLike]:
+    from mikado.links import extract_links
+
+    return extract_links(body, first_line)
+
+
+def classify(link: LinkLike) -> str | None:
+    """The rule a link breaks whatever the tree holds, or ``None``."""
+    if link.spaced:
+        return "spaced-link"
+    if "/" in link.target:
+        return "path-link"
+    return None
+
+
+def _shown(link: LinkLike) -> str:
+    return f"{'!' if link.embed else ''}[[{link.raw}]]"
+
+
+class LinkTree:
+    """What links resolve against: the docs by stem and the other files by name."""
+
+    def __init__(self, stems: Mapping[str, Sequence[str]], files: Iterable[str] = ()):
+        self.stems = stems
+        self.files = frozenset(files)
+        self._lowered: dict[str, list[str]] | None = None
+
+    def unique(self, target: str) -> bool:
+        paths = self.stems.get(target)
+        return paths is not None and len(paths) == 1
+
+    def valid(self, target: str) -> bool:
+        paths = self.stems.get(target)
+        if paths is not None:
+            return len(paths) == 1
+        return target in self.files
+
+    def _case_matches(self, target: str) -> list[str]:
+        if self._lowered is None:
+            self._lowered = {}
+            for stem in self.stems:
+                self._lowered.setdefault(stem.lower(), []).append(stem)
+        return sorted(self._lowered.get(target.lower(), []))
+
+    def finding(self, path: str, link: LinkLike) -> Finding | None:
+        """The finding for one link of ``path``, or ``None`` when it is valid."""
+        kind = classify(link)
+        shown = _shown(link)
+        target = link.target.strip(_BLANKS)
+        if kind == "spaced-link":
+            return error(
+                kind,
+                path,
+                link.line,
+                f"wiki-link {shown} has spaces around the target or the pipe; write {_tidy(link)}",
+                target,
+            )
+        if kind == "path-link":
+            stem = target.rstrip("/").rpartition("/")[2].removesuffix(".md")
+            hint = f"write the stem alone, [[{stem}]]"
+            if not self.unique(stem):
+                hint += f" (though no single doc has the stem `{stem}` either)"
+            return error(
+                kind,
+                path,
+                link.line,
+                f"wiki-link {shown} names a path; stems are unique, {hint}",
+                target,
+            )
+        if not target or self.valid(target):
+            return None
+        paths = self.stems.get(target)
+        if paths:
+            return error(
+                "ambiguous-link",
+                path,
+                link.line,
+                f"wiki-link {shown} is ambiguous: `{target}` is the stem of "
+                f"{', '.join(sorted(paths))}; rename one of them",
+                target,
+            )
+        return error("broken-link", path, link.line, self._broken(shown, target), target)
+
+    def _broken(self, shown: str, target: str) -> str:
+        message = f"wiki-link {shown} matches no doc"
+        if target.lower().endswith(".md"):
+            base = target[:-3]
+            if self.unique(base):
+                return f"{message}: links name the stem without `.md`, write [[{base}]]"
+            close = self._case_matches(base)
+            if close:
+                return f"{message}: drop the `.md` and mind the case, write [[{close[0]}]]"
+            return f"{message} (and links name the stem without `.md`)"
+        close = self._case_matches(target)
+        if close:
+            return f"{message}: stems match case-sensitively, did you mean [[{close[0]}]]?"
+        suffix = target.rpartition(".")[2] if "." in target else ""
+        if suffix and suffix.isalnum() and not suffix.isdigit():
+            return f"{message} and no file in the docs tree is called `{target}`"
+        return f"{message}; fix the target or create `{target}.md`"
+
+
+def _tidy(link: LinkLike) -> str:
+    """The link as it should have been written."""
+    head, pipe, text = link.raw.partition("|")
+    separator = "\\|" if head.endswith("\\") else "|"
+    head = head.removesuffix("\\").strip(_BLANKS)
+    inner = head + separator + text.lstrip(_BLANKS) if pipe else head
+    return f"{'!' if link.embed else ''}[[{inner}]]"
+
+
+def place_links(root: Path, path: str, tree: LinkTree) -> list[Finding]:
+    """Read one doc again and report each of its bad links on its line."""
+    try:
+        with open(root / path, "rb") as stream:
+            data = stream.read()
+    except OSError:
+        return []  # the scan already reported it unreadable
+    try:
+        block = split_bytes(data)
+    except FrontMatterError:
+        block = None
+    body, first_line, problem = decode_body(data, block)
+    if problem is not None:
+        return []
+    found = (tree.finding(path, link) for link in extract(body, first_line))
+    return [finding for finding in found if finding is not None]
+
+
+def link_findings(
+    root: Path,
+    scans: Sequence[DocScan],
+    tree: LinkTree,
+    categories: Categories,
+    *,
+    enabled: frozenset[str],
+    orphan_exempt: Iterable[str] = (),
+) -> list[Finding]:
+    findings: list[Finding] = []
+    place = any(rule in enabled for rule in _PLACED)
+    stems = tree.stems
+    files = tree.files
+    linked: set[str] = set()
+    index_links: dict[str, frozenset[str]] = {}
+    index_paths = categories.index_paths
+    for scan in scans:
+        targets = scan.targets or ()
+        own = scan.card.stem
+        bad = scan.suspect
+        for target in targets:
+            paths = stems.get(target)
+            if paths is None:
+                if target not in files:
+                    bad = True
+            elif len(paths) == 1:
+                if target != own:
+                    linked.add(target)
+            else:
+                bad = True
+        if scan.card.path in index_paths:
+            index_links[scan.card.path] = frozenset(t for t in targets if tree.unique(t))
+        if bad and place:
+            findings.extend(f for f in place_links(root, scan.card.path, tree) if f.rule in enabled)
+
+    if "orphan" in enabled:
+        exempt = frozenset(orphan_exempt)
+        for scan in scans:
+            card = scan.card
+            if card.stem in linked or card.stem in exempt or card.path in index_paths:
+                continue
+            findings.append(
+                error(
+                    "orphan",
+                    card.path,
+                    None,
+                    f"no other doc links to `{card.stem}`; link it as [[{card.stem}]] from a "
+                    "related doc or its category index (or list it in `orphan_exempt`)",
+                    card.stem,
+                )
+            )
+
+    if "index-missing" in enabled and categories.enforced:
+        for scan in scans:
+            card = scan.card
+            index = categories.index_of(card.path)
+            if index is None or card.stem in index_links.get(index, ()):
+                continue
+            findings.append(
+                error(
+                    "index-missing",
+                    card.path,
+                    None,
+                    f"not listed in its category index {index}; add [[{card.stem}]] there",
+                    card.stem,
+                )
+            )
+    return findings

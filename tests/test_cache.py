@@ -1,0 +1,160 @@
+"""The scan cache: used when nothing changed, never stale, safe to delete or damage."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from treebuilder import doc, findings, write_tree
+
+import mikado.workers
+from mikado.cache import ScanCache
+from mikado.config import load_config
+from mikado.discover import stat_key
+from mikado.scan import DocScan, ScanOptions
+
+
+def settle() -> None:
+    """Let the filesystem clock pass the files just written, so the next check may cache them
+    (entries as new as the run are never trusted; see mikado.cache)."""
+    time.sleep(0.05)
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The docs each check actually reads."""
+    seen: list[str] = []
+    real = mikado.workers.scan_doc
+
+    def counting(root: Path, path: str, options: ScanOptions) -> DocScan:
+        seen.append(path)
+        return real(root, path, options)
+
+    monkeypatch.setattr(mikado.workers, "scan_doc", counting)
+    return seen
+
+
+def test_unchanged_docs_are_not_read_again(tmp_path: Path, reads: list[str]) -> None:
+    write_tree(tmp_path, {"a.md": doc("A", "[[b]]\n"), "b.md": doc("B")})
+    settle()
+    assert findings(tmp_path) == []
+    assert sorted(reads) == ["a.md", "b.md", "index.md"]
+    reads.clear()
+    assert findings(tmp_path) == []
+    assert reads == []  # the whole report was reused
+    (tmp_path / "docs" / "c.md").write_text(doc("C"))
+    assert findings(tmp_path) == [("orphan", "c.md", None, "c")]
+    assert reads == ["c.md"]  # only the new doc was read
+
+
+def test_a_same_size_edit_with_its_mtime_put_back_is_seen(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {"a.md": doc("A", "[[b]]\n"), "b.md": doc("B")})
+    settle()
+    assert findings(tmp_path) == []
+    page = root / "a.md"
+    before = page.stat()
+    page.write_text(doc("A", "[[x]]\n"))
+    os.utime(page, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = page.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert findings(tmp_path) == [("broken-link", "a.md", 6, "x")]
+
+
+def test_a_file_replaced_by_another_with_the_same_times_is_seen(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {"a.md": doc("A", "[[b]]\n"), "b.md": doc("B")})
+    settle()
+    assert findings(tmp_path) == []
+    page = root / "a.md"
+    before = page.stat()
+    replacement = root / "a.md.new"
+    replacement.write_text(doc("A", "[[y]]\n"))
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, page)
+    assert findings(tmp_path) == [("broken-link", "a.md", 6, "y")]
+
+
+def test_deleting_or_damaging_the_cache_changes_nothing(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.md": doc("A", "[[b]] [[nope]]\n"), "b.md": doc("B")})
+    settle()
+    expected = [("broken-link", "a.md", 6, "nope")]
+    assert findings(tmp_path) == expected
+    cache = tmp_path / ".mikado" / "cache"
+    files = sorted(p for p in cache.iterdir() if p.name != "stamp")
+    assert len(files) == 2  # the scans and the last report
+    for damaged in files:
+        damaged.write_bytes(damaged.read_bytes()[:40] + b"\x00garbage")
+    assert findings(tmp_path) == expected
+    shutil.rmtree(tmp_path / ".mikado")
+    assert findings(tmp_path) == expected
+
+
+def test_the_report_depends_on_other_files_actions_and_settings(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {"a.md": doc("A", "![[chart.png]]\n", status="active")})
+    settle()
+    assert findings(tmp_path) == [
+        ("action-missing", "a.md", None, "a"),
+        ("broken-link", "a.md", 7, "chart.png"),
+    ]
+    (root / "chart.png").write_bytes(b"\x89PNG")
+    assert findings(tmp_path) == [("action-missing", "a.md", None, "a")]
+    (tmp_path / "actions" / "a.py").write_text("def apply(ctx):\n    pass\n")
+    assert findings(tmp_path) == []
+    (root / "chart.png").unlink()
+    (tmp_path / "mikado.toml").write_text('[mikado]\ndocs = "docs"\nignore = ["broken-link"]\n')
+    assert findings(tmp_path) == []
+
+
+def test_entries_as_new_as_the_run_are_not_kept(tmp_path: Path) -> None:
+    runtime, root = tmp_path / ".mikado", tmp_path / "docs"
+    store = ScanCache.open(runtime, root, ("title",))
+    stamp = store._stamp
+    assert stamp is not None
+    row = (None,) * 12 + ((), False)
+    old = stat_key(10, stamp - 10**9, stamp - 10**9, 1)
+    racy = stat_key(10, stamp - 10**9, stamp, 2)  # changed in the tick the run started
+    store.save([("old.md", old, row), ("racy.md", racy, row)])
+    reopened = ScanCache.open(runtime, root, ("title",))
+    assert reopened.get("old.md", old, links=True) == row
+    assert reopened.get("racy.md", racy, links=True) is None
+    # a scan made without links does not serve a check that needs them
+    assert reopened.get("old.md", old, links=False) == row
+    no_links = (None,) * 12 + (None, False)
+    reopened.save([("old.md", old, no_links)])
+    assert ScanCache.open(runtime, root, ("title",)).get("old.md", old, links=True) is None
+
+
+def test_other_required_fields_discard_the_cache(tmp_path: Path) -> None:
+    runtime, root = tmp_path / ".mikado", tmp_path / "docs"
+    store = ScanCache.open(runtime, root, ("title",))
+    assert store._stamp is not None
+    key = stat_key(10, store._stamp - 10**9, store._stamp - 10**9, 1)
+    row = (None,) * 12 + ((), False)
+    store.save([("a.md", key, row)])
+    assert ScanCache.open(runtime, root, ("title",)).size == 1
+    assert ScanCache.open(runtime, root, ("title", "tags")).size == 0
+
+
+def test_an_unwritable_runtime_folder_only_disables_the_cache(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.md": doc("A", "[[nope]]\n")})
+    (tmp_path / ".mikado").write_text("a file where the folder would be")
+    assert findings(tmp_path) == [("broken-link", "a.md", 6, "nope")]
+    assert findings(tmp_path) == [("broken-link", "a.md", 6, "nope")]
+
+
+def test_status_and_check_share_the_cache(tmp_path: Path, reads: list[str]) -> None:
+    from mikado.loader import load_docs
+
+    write_tree(tmp_path, {"a.md": doc("A", "[[b]]\n"), "b.md": doc("B")})
+    settle()
+    config = load_config(cwd=tmp_path)
+    load_docs(config)  # front-matter only
+    assert sorted(reads) == ["a.md", "b.md", "index.md"]
+    reads.clear()
+    assert findings(tmp_path) == []
+    assert sorted(reads) == ["a.md", "b.md", "index.md"]  # check needs the links too
+    reads.clear()
+    load_docs(config)
+    assert reads == []  # entries with links serve the front-matter-only reader as well

@@ -1,0 +1,132 @@
+"""The simple front-matter parser against the YAML loader it stands in for."""
+
+from __future__ import annotations
+
+import datetime
+
+import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from mikado.fastyaml import parse_simple
+from mikado.frontmatter import _Loader
+
+SAFE_KEYS = ["title", "tags", "status", "requires", "x-y", "a_b"]
+KEYS = SAFE_KEYS * 3 + ["on", "Yes", "9k", "k k", "-k"]
+SAFE_VALUES = [
+    "Harden the registry",
+    "2024-01-02",
+    "12",
+    "0",
+    "[a, b]",
+    "[]",
+    '"q"',
+    "'single'",
+    "a - b",
+    "Trailing   ",
+    "caf\u00e9",
+    "a,b",
+    "2024-13-45",
+    "x.y-z",
+    "mikado/goal",
+]
+TRICKY_VALUES = [
+    "",
+    "yes",
+    "No",
+    "null",
+    "~",
+    "2024-1-2",
+    "012",
+    "-3",
+    "1.5",
+    "1_000",
+    "[a, [b]]",
+    "[a, 'b c']",
+    "'it''s'",
+    '"a \\" b"',
+    "a: b",
+    "a #b",
+    "a#b",
+    "x # c",
+    "&anchor x",
+    "*ref",
+    "!tag x",
+    "| block",
+    "> fold",
+    "%p",
+    "@at",
+    "`tick",
+    "\u00e9 accents",
+    "tab\there",
+    "[a,]",
+    "nbsp\u00a0here",
+    "line\u2028sep",
+    "{a: b}",
+    "- item",
+    "? q",
+    "True",
+    "OFF",
+    "[a, yes]",
+]
+VALUES = SAFE_VALUES * 4 + TRICKY_VALUES
+ITEM_INDENTS = ["", "  ", "    ", " "]
+
+
+@st.composite
+def front_matter(draw: st.DrawFn, keys: list[str] = KEYS, values: list[str] = VALUES) -> str:
+    lines = []
+    for _ in range(draw(st.integers(0, 6))):
+        key = draw(st.sampled_from(keys))
+        kind = draw(st.integers(0, 5))
+        if kind == 0:
+            indent = draw(st.sampled_from(ITEM_INDENTS))
+            lines.append(f"{key}:")
+            for _ in range(draw(st.integers(0, 3))):
+                lines.append(
+                    f"{draw(st.sampled_from([indent, *ITEM_INDENTS]))}- "
+                    f"{draw(st.sampled_from(values))}"
+                )
+        elif kind == 1:
+            lines.append(draw(st.sampled_from(["", "# comment", "  # indented", "  stray", "..."])))
+        else:
+            spaces = draw(st.sampled_from([" ", "  ", ""]))
+            lines.append(f"{key}:{spaces}{draw(st.sampled_from(values))}")
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    return ending.join(lines) + (ending if lines else "")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(front_matter(), front_matter(SAFE_KEYS, SAFE_VALUES)))
+@example("title: A\nmodified: 2024-01-02\ntags:\n  - a\n  - b\n")
+@example("tags:\n- a\n-  b\nrequires: []\nx:\n")
+def test_whatever_it_accepts_yaml_reads_the_same(text: str) -> None:
+    simple = parse_simple(text)
+    if simple is None:
+        return
+    try:
+        expected = yaml.load(text, Loader=_Loader)  # a safe loader
+    except yaml.YAMLError:
+        raise AssertionError(f"accepted what YAML refuses: {text!r}") from None
+    assert simple == (expected or {}), text
+    for key, value in simple.items():
+        assert type(value) is type(expected[key]), (key, text)
+
+
+def test_the_usual_front_matter_takes_the_fast_path() -> None:
+    text = (
+        "title: Wire CI registry auth\nmodified: 2026-11-26\nstatus: active\nrequires:\n"
+        "  - a-b\n  - c.d\ntags: [zot, ci]\nbranch: mikado/wire-ci\n"
+    )
+    assert parse_simple(text) == {
+        "title": "Wire CI registry auth",
+        "modified": datetime.date(2026, 11, 26),
+        "status": "active",
+        "requires": ["a-b", "c.d"],
+        "tags": ["zot", "ci"],
+        "branch": "mikado/wire-ci",
+    }
+    assert parse_simple("requires: abc\n") == {"requires": "abc"}
+    assert parse_simple("modified: 2024-13-45\n") == {"modified": "2024-13-45"}
+    for unsure in ("title: a: b\n", "on: x\n", "t: yes\n", "t: 'it''s'\n", "t: x\n  more\n"):
+        assert parse_simple(unsure) is None

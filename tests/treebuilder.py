@@ -1,0 +1,82 @@
+"""Small real docs trees for the `check` tests: files on disk, a mikado.toml, and helpers that
+run the check and list its findings as plain tuples."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mikado.check import Report, check_docs
+from mikado.config import load_config
+
+Finding = tuple[str, str, int | None, str | None]  # rule, path, line, target
+
+
+def doc(title: str = "A doc", body: str = "", **fields: str) -> str:
+    """A doc whose front-matter is lines 1-4 (``---``, title, modified, tags) plus one line per
+    extra field (given as YAML text), in order, from line 5."""
+    lines = ["---", f"title: {title}", "modified: 2024-01-02", "tags: [docs]"]
+    lines += [f"{key}: {value}" for key, value in fields.items()]
+    lines.append("---")
+    return "\n".join(lines) + "\n" + body
+
+
+def write_tree(
+    base: Path,
+    files: Mapping[str, str | bytes],
+    *,
+    index: bool = True,
+    actions: Sequence[str] = (),
+    settings: str = "",
+) -> Path:
+    """Write ``files`` under ``base/docs`` and ``base/mikado.toml``. With ``index``, a root
+    ``index.md`` (exempt from orphan by default) links every doc, so no doc is an orphan
+    unless a test wants one. ``actions`` names the action modules to create."""
+    root = base / "docs"
+    root.mkdir(parents=True, exist_ok=True)
+    all_files = dict(files)
+    if index and "index.md" not in all_files:
+        stems = [
+            Path(path).stem for path in files if path.endswith(".md") and Path(path).stem != "index"
+        ]
+        all_files["index.md"] = doc("Index", "".join(f"- [[{s}]]\n" for s in stems))
+    for rel, content in all_files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="")
+    (base / "actions").mkdir(exist_ok=True)
+    for name in actions:
+        (base / "actions" / f"{name}.py").write_text("def apply(ctx):\n    pass\n")
+    (base / "mikado.toml").write_text(f'[mikado]\ndocs = "docs"\n{settings}\n', encoding="utf-8")
+    return root
+
+
+def report_of(base: Path) -> Report:
+    return check_docs(load_config(cwd=base))
+
+
+def findings(base: Path) -> list[Finding]:
+    return [(f.rule, f.path, f.line, f.target) for f in report_of(base).findings]
+
+
+def run_mikado(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real command in a subprocess, as a user or CI runs it."""
+    project = str(Path(__file__).resolve().parent.parent)
+    python_path = os.pathsep.join(filter(None, [project, os.environ.get("PYTHONPATH")]))
+    full_env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": python_path, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "mikado", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
