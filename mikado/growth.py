@@ -6,13 +6,14 @@ and from its category index.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
 
 from mikado.atomic import write_atomic
 from mikado.card import Card
+from mikado.categories import Categories
 from mikado.config import Config
 from mikado.editor import append_to_body, edit_bytes, edit_card
 from mikado.errors import UsageError
@@ -51,31 +52,6 @@ def check_new_stem(stem: str, docs: Docs) -> None:
     existing = docs.card(stem)
     if existing is not None:
         raise UsageError(f"a doc with stem `{stem}` already exists: {existing.path}")
-
-
-def index_of(config: Config, paths: Iterable[str], path: str) -> str | None:
-    """The index doc that must link ``path`` (SPEC §2 `index`), or ``None``."""
-    if config.index_mode == "off":
-        return None
-    if config.index_mode == "table":
-        indexes = {
-            ("" if folder in ("", ".") else folder): doc.strip("/")
-            for folder, doc in config.index_table.items()
-        }
-    else:
-        indexes = {}
-        for known in paths:
-            folder, _, name = known.rpartition("/")
-            if folder and name == folder.rpartition("/")[2] + ".md":
-                indexes[folder] = known
-    folder = path.rpartition("/")[0]
-    while True:
-        index = indexes.get(folder)
-        if index is not None and index != path:
-            return index
-        if not folder:
-            return None
-        folder = folder.rpartition("/")[0]
 
 
 def link_line(stem: str, title: str) -> str:
@@ -120,7 +96,7 @@ def write_card(
 
 
 def link_from_index(config: Config, docs: Docs, rel: str, stem: str, title: str) -> str | None:
-    index = index_of(config, docs.paths, rel)
+    index = Categories.from_config(config, (*docs.paths, rel)).index_of(rel)
     if index is not None and not links_to(docs.root / index, stem):
         append_to_body(docs.root / index, [link_line(stem, title)])
     return index

@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +34,7 @@ import httpx
 from mikado.actions import Action, ActionRegistry, action_name
 from mikado.card import Card
 from mikado.chains import Chain, Plan, State
+from mikado.check import check_docs
 from mikado.config import Config
 from mikado.context import Context, Outputs, OutputStore, action_logger
 from mikado.editor import edit_card
@@ -44,6 +45,7 @@ from mikado.errors import (
     PrerequisiteDiscovered,
     UsageError,
 )
+from mikado.findings import Finding, Severity
 from mikado.growth import NewCard, grow
 from mikado.journal import Journal
 from mikado.loader import Docs, load_docs
@@ -189,7 +191,7 @@ def prepare(config: Config, goal: str, options: RunOptions) -> Prepared:
     # We hold the lock (or change nothing), so a card left `running` is stale: runnable.
     plan = Plan(docs, run_live=False)
     chain = plan.chain(goal)
-    _refuse_errors(docs, chain)
+    _refuse_errors(check_docs(config).findings, chain)
 
     members = list(chain.cards)
     if options.only is not None:
@@ -216,9 +218,10 @@ def prepare(config: Config, goal: str, options: RunOptions) -> Prepared:
     return Prepared(config, docs, chain, tuple(steps), actions, settings, masker)
 
 
-def _refuse_errors(docs: Docs, chain: Chain) -> None:
+def _refuse_errors(findings: Iterable[Finding], chain: Chain) -> None:
+    """SPEC §5: a chain any of whose cards `check` reports an error against does not run."""
     paths = {card.path for card in chain.cards}
-    problems = [f for f in docs.errors() if f.path in paths]
+    problems = [f for f in findings if f.severity is Severity.ERROR and f.path in paths]
     if problems:
         count = len(problems)
         raise DocsError(

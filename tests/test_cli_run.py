@@ -286,6 +286,22 @@ def test_an_action_that_cannot_import_stops_everything_before_it_starts(tmp_path
     assert tree.snapshot() == before
 
 
+def test_a_chain_that_check_finds_errors_in_does_not_run(tmp_path: Path) -> None:
+    tree = make_tree(
+        tmp_path,
+        {"a": {}, "b": {"requires": ["a"], "extra": ""}},
+        {"a": RECORDING_ACTION, "b": RECORDING_ACTION},
+    )
+    card = tree.root / "cards/work/a.md"
+    card.write_text(card.read_text() + "See [[no-such-doc]].\n")
+    before = tree.snapshot()
+    result = tree.mikado("run", "b", "--yes")
+    assert result.returncode == 1
+    assert "error: work/a.md:" in result.stderr and "[broken-link]" in result.stderr
+    assert "[[no-such-doc]]" in result.stderr and "nothing was run" in result.stderr
+    assert tree.snapshot() == before
+
+
 def test_status_shows_a_failed_cards_last_error(tmp_path: Path) -> None:
     failing = "def apply(ctx):\n    raise RuntimeError('zot said 403')\n"
     tree = make_tree(
