@@ -21,6 +21,18 @@ from mikado.frontmatter import parse_block, split_bytes
 
 WORKTREE = Path(__file__).resolve().parent.parent
 
+
+def disposable(path: Path) -> bool:
+    """mikado's own throw-away runtime files: the lock (an empty file once a run has looked),
+    the scan cache any read may fill, and the runtime folder's .gitignore. "Changes nothing"
+    is about everything else."""
+    parts = path.parts
+    if ".mikado" not in parts:
+        return False
+    rest = parts[parts.index(".mikado") + 1 :]
+    return rest[:1] == ("cache",) or rest in (("run.lock",), (".gitignore",))
+
+
 # An action that records its effect once: `check` recognises work already done, so a second
 # call after a crash changes nothing. Effects are lines in effects.log beside mikado.toml.
 RECORDING_ACTION = """
@@ -86,17 +98,11 @@ class Tree:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every file's bytes, but mikado's disposable runtime files: the lock (an empty file
-        once a run has looked), the scan cache any read fills, and the folder's .gitignore."""
-        runtime = self.root / ".mikado"
-        disposable = {runtime / "run.lock", runtime / ".gitignore"}
+        """Every file's bytes, but mikado's disposable runtime files."""
         return {
             str(p.relative_to(self.root)): p.read_bytes()
             for p in sorted(self.root.rglob("*"))
-            if p.is_file()
-            and "__pycache__" not in p.parts
-            and p not in disposable
-            and (runtime / "cache") not in p.parents
+            if p.is_file() and "__pycache__" not in p.parts and not disposable(p)
         }
 
     def mikado(

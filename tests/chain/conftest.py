@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mikado.lab.emulators import AuthentikEmulator, ForgejoEmulator, ZotEmulator
-from tests.chain_fixtures import Tree
+from tests.chain_fixtures import Tree, disposable
 
 WORKTREE = Path(__file__).resolve().parents[2]
 BEFORE_CONFIG = WORKTREE / "tests" / "services" / "data" / "zot-config.before.json"
@@ -109,7 +109,7 @@ class ChainLab:
         found = {}
         for root in (self.infra, self.tree.docs, self.tree.runtime):
             for path in sorted(root.rglob("*")):
-                if path.is_file() and ".git" not in path.parts and path.name != "run.lock":
+                if path.is_file() and ".git" not in path.parts and not disposable(path):
                     if path.name == "journal.jsonl":
                         continue  # every run appends to the journal
                     found[str(path)] = path.read_bytes()
