@@ -40,6 +40,10 @@ class Action:
     verify: Hook | None = None
     rollback: Hook | None = None
     settings: tuple[str, ...] = ()
+    # The module says `SUPPORTS_DRY_RUN = True`: its check only reads, and its apply, given
+    # ctx.dry_run, prints what it would change and writes nothing. Only such actions are
+    # rehearsed by `mikado run --dry-run`; an action that ignored the flag would write.
+    supports_dry_run: bool = False
 
     @property
     def can_recheck(self) -> bool:
@@ -153,6 +157,11 @@ def _from_module(name: str, path: Path, module: ModuleType) -> Action:
             f'action `{name}`: SETTINGS must be a tuple of table names, e.g. ("zot",)',
             path=str(path),
         )
+    dry_run = getattr(module, "SUPPORTS_DRY_RUN", False)
+    if not isinstance(dry_run, bool):
+        raise ActionLoadError(
+            f"action `{name}`: SUPPORTS_DRY_RUN must be True or False", path=str(path)
+        )
     return Action(
         name=name,
         path=path,
@@ -161,6 +170,7 @@ def _from_module(name: str, path: Path, module: ModuleType) -> Action:
         verify=hooks["verify"],
         rollback=hooks["rollback"],
         settings=tuple(declared),
+        supports_dry_run=dry_run,
     )
 
 

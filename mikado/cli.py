@@ -573,11 +573,12 @@ def _run_chain(config: Any, goal: str, options: Any, *, fmt: str, verbose: bool,
     if options.dry_run:
         prepared = prepare(config, goal, options)
         if fmt == "json":
+            # The JSON plan is SPEC §3's contract and runs no action code.
             echo_json(prepared.plan_json())
-        else:
-            for line in _plan_lines(prepared):
-                echo(line)
-        return ExitCode.OK
+            return ExitCode.OK
+        for line in _plan_lines(prepared):
+            echo(line)
+        return _rehearse(prepared)
 
     with RunLock(config.runtime):
         prepared = prepare(config, goal, options)
@@ -614,6 +615,31 @@ def _plan_lines(prepared: Any) -> list[str]:
                 what = (what + " " if what else "") + "(check again)"
         lines.append(f"  {will:<7} {step.stem}" + (f"  — {what}" if what else ""))
     return lines
+
+
+def _rehearse(prepared: Any) -> int:
+    """Print what each card that could start now would change; exit 1 if a rehearsal failed."""
+    from mikado.runner import Rehearsed, rehearse
+
+    rehearsals = rehearse(prepared)
+    if not rehearsals:
+        return ExitCode.OK
+    echo("")
+    echo("Rehearsal (nothing is written):")
+    failed = False
+    for item in rehearsals:
+        if item.outcome is Rehearsed.DONE:
+            echo(f"  {item.stem}: already done")
+        elif item.outcome is Rehearsed.WOULD_CHANGE:
+            echo(f"  {item.stem}: would change:")
+        elif item.outcome is Rehearsed.NOT_REHEARSED:
+            echo(f"  {item.stem}: not rehearsed ({item.why})")
+        else:
+            failed = True
+            echo(f"  {item.stem}: rehearsal failed: {item.why}")
+        for line in item.report.splitlines():
+            echo(f"    {line}")
+    return ExitCode.FAILURE if failed else ExitCode.OK
 
 
 def _execute(prepared: Any, options: Any, *, fmt: str, verbose: bool) -> int:

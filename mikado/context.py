@@ -29,9 +29,11 @@ class OutputStore:
     recorded it; a value holding a resolved secret is refused.
     """
 
-    def __init__(self, runtime: Path, masker: Masker):
+    def __init__(self, runtime: Path, masker: Masker, *, persist: bool = True):
         self.path = runtime / OUTPUTS_FILE
         self.masker = masker
+        # A dry run keeps what its rehearsals record in memory: it must write nothing.
+        self.persist = persist
         self._lock = threading.Lock()
         self._data: dict[str, dict[str, Any]] = self._read()
 
@@ -56,6 +58,8 @@ class OutputStore:
             raise ValueError(f"output `{key}` holds a secret; outputs are for non-secret values")
         with self._lock:
             self._data.setdefault(stem, {})[key] = json.loads(text)
+            if not self.persist:
+                return
             payload = json.dumps(self._data, ensure_ascii=False, indent=2, sort_keys=True)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, (payload + "\n").encode("utf-8"))
@@ -132,6 +136,8 @@ class Context:
     """The argument of every action hook.
 
     ``settings`` holds the tables the action declares in ``SETTINGS``, secrets resolved;
+    ``base`` is the configuration file's folder, against which relative paths in settings
+    resolve;
     ``cancelled`` is set when the run gives up on the action (timeout, Ctrl-C), so a long
     action can stop early.
     """
@@ -139,6 +145,7 @@ class Context:
     card: Card
     path: Path
     docs: Path
+    base: Path
     settings: Mapping[str, Mapping[str, Any]]
     http: httpx.Client
     log: logging.Logger

@@ -553,6 +553,7 @@ class Runner:
             card=step.card,
             path=self._path(step.card),
             docs=self.p.docs.root,
+            base=config_folder(self.config),
             settings=self.p.settings.get(step.action, {}),
             http=http,
             log=action_logger(step.stem, self.mask),
@@ -560,6 +561,118 @@ class Runner:
             outputs=Outputs(self.store, step.stem),
             cancelled=cancelled,
         )
+
+
+def config_folder(config: Config) -> Path:
+    """Where relative paths in the settings tables start: the configuration file's folder."""
+    return config.source.parent if config.source else Path.cwd()
+
+
+# -- rehearsal (--dry-run) --------------------------------------------------------------------
+
+
+class Rehearsed(StrEnum):
+    DONE = "done"  # check says the work is done already
+    WOULD_CHANGE = "would-change"  # apply, in dry-run mode, said what it would change
+    NOT_REHEARSED = "not-rehearsed"  # prerequisites open, or the action cannot dry-run
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Rehearsal:
+    stem: str
+    outcome: Rehearsed
+    report: str = ""  # what the action printed, secrets masked
+    why: str | None = None  # why it was not rehearsed, or the error
+
+
+def rehearse(
+    prepared: Prepared,
+    *,
+    http: httpx.Client | None = None,
+) -> list[Rehearsal]:
+    """Rehearse the cards a run would start now, writing nothing (``mikado run --dry-run``).
+
+    A card is rehearsed when its prerequisites are complete and its action declares
+    ``SUPPORTS_DRY_RUN``: ``check`` runs, and unless it says done, ``apply`` runs with
+    ``ctx.dry_run`` set and prints what it would change. A card behind an open prerequisite
+    is not: what it would do depends on work not done yet. Outputs a rehearsal records stay
+    in memory, every hook gets the card's timeout, and what actions print is captured,
+    masked, into the report.
+    """
+    import contextlib
+    import io
+
+    from mikado.secrets import MaskingStream
+
+    store = OutputStore(prepared.config.runtime, prepared.masker, persist=False)
+    complete = {card.stem for card in prepared.chain.cards if card.is_complete}
+    client = http or _client(prepared.config)
+    results: list[Rehearsal] = []
+    try:
+        for step in prepared.steps:
+            if step.will is not Will.RUN or step.action is None:
+                continue
+            action = prepared.actions[step.action]
+            open_requires = [r for r in step.card.requires if r not in complete]
+            if open_requires:
+                why = f"waits for {', '.join(open_requires)}"
+                results.append(Rehearsal(step.stem, Rehearsed.NOT_REHEARSED, why=why))
+                continue
+            if not action.supports_dry_run:
+                why = "its action does not declare SUPPORTS_DRY_RUN"
+                results.append(Rehearsal(step.stem, Rehearsed.NOT_REHEARSED, why=why))
+                continue
+            ctx = Context(
+                card=step.card,
+                path=prepared.docs.root / step.card.path,
+                docs=prepared.docs.root,
+                base=config_folder(prepared.config),
+                settings=prepared.settings.get(step.action, {}),
+                http=client,
+                log=action_logger(step.stem, prepared.masker),
+                dry_run=True,
+                outputs=Outputs(store, step.stem),
+                cancelled=threading.Event(),
+            )
+            captured = io.StringIO()
+            sink: list[tuple[Rehearsed, str | None]] = []
+            stream = MaskingStream(captured, prepared.masker)
+            with contextlib.redirect_stdout(stream):
+                worker = threading.Thread(
+                    target=_rehearse_hooks,
+                    args=(action, ctx, sink),
+                    name=f"mikado rehearse {step.stem}",
+                    daemon=True,
+                )
+                worker.start()
+                worker.join(prepared.config.timeout)
+            report = prepared.masker(captured.getvalue())
+            if worker.is_alive() or not sink:
+                ctx.cancelled.set()
+                timed_out = f"timed out after {prepared.config.timeout:g} s"
+                results.append(Rehearsal(step.stem, Rehearsed.FAILED, report, timed_out))
+            else:
+                outcome, problem = sink[0]
+                reason = prepared.masker(problem) if problem else None
+                results.append(Rehearsal(step.stem, outcome, report, reason))
+    finally:
+        if http is None:
+            client.close()
+    return results
+
+
+def _rehearse_hooks(
+    action: Action, ctx: Context, sink: list[tuple[Rehearsed, str | None]]
+) -> None:
+    try:
+        if action.check is not None and _boolean(action.check(ctx), "check"):
+            sink.append((Rehearsed.DONE, None))
+            return
+        action.apply(ctx)
+        sink.append((Rehearsed.WOULD_CHANGE, None))
+    except BaseException as exc:  # reported as this card's rehearsal failure
+        sink.append((Rehearsed.FAILED, describe(exc, action)))
 
 
 def _client(config: Config) -> httpx.Client:
