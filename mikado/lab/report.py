@@ -108,12 +108,15 @@ def zot_changes(lab: Lab) -> list[str]:
 
 def service_changes(lab: Lab) -> list[str]:
     """A few lines per service, of what this run changed there."""
-    lines = ["What changed in the lab's services during this run:"]
-    for service, changes in (
+    by_service = (
         ("Authentik", authentik_changes(lab)),
         ("Forgejo", forgejo_changes(lab)),
         ("zot", zot_changes(lab)),
-    ):
+    )
+    if not any(changes for _, changes in by_service):
+        return ["Nothing changed in the lab's services during this run."]
+    lines = ["What changed in the lab's services during this run:"]
+    for service, changes in by_service:
         if not changes:
             lines.append(f"  {service}: nothing")
             continue

@@ -105,6 +105,11 @@ def open_lab(
     The emulators stop when the block ends; their state stays in `root/lab/`.
     """
     workspace = Workspace(root.absolute())
+    if not workspace.state_file.exists() and root.is_dir() and any(root.iterdir()):
+        raise LabError(
+            f"{workspace.root} is not a lab workspace (it has no lab/lab.json) and is not "
+            "empty; name a new or empty folder"
+        )
     workspace.lab_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(workspace.lab_dir):
         recorded = workspace.read_state()

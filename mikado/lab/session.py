@@ -84,7 +84,8 @@ def run_in_lab(
     root, temporary = _workspace_root(workspace)
     docs, actions = lab_sources(source)
     try:
-        echo(f"Lab workspace: {root}")
+        note = " (a throw-away copy for the plan)" if dry_run and temporary else ""
+        echo(f"Lab workspace: {root}{note}")
         with open_lab(root, docs=docs, actions=actions) as lab:
             if lab.ports_moved:
                 echo("The recorded ports were taken; the services moved and mikado.toml follows.")
