@@ -1,0 +1,304 @@
+"""What the four zot-chain actions share: their settings (read once, checked, with the
+defaults of CHAIN_CONFIG), the service clients built on the engine's HTTP client, and file
+writes that a dry run shows as a diff instead of making.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from mikado.atomic import write_atomic
+from mikado.errors import ConfigError
+from mikado.services.authentik import AuthentikClient
+from mikado.services.forgejo import ForgejoClient
+from mikado.services.oci import RegistryClient
+
+REGISTER = "register-zot-oidc-client"
+WIRE = "wire-ci-registry-auth"
+ENFORCE = "enforce-tag-immutability"
+HARDEN = "harden-zot-registry"
+
+
+class Ctx(Protocol):
+    """The part of mikado.context.Context these helpers use."""
+
+    @property
+    def settings(self) -> Mapping[str, Mapping[str, Any]]: ...
+    @property
+    def base(self) -> Path: ...
+    @property
+    def http(self) -> httpx.Client: ...
+    @property
+    def dry_run(self) -> bool: ...
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the tables
+
+
+class _Table:
+    def __init__(self, ctx: Ctx, name: str):
+        self.name = name
+        self._values = ctx.settings.get(name, {})
+
+    def has(self, key: str) -> bool:
+        return self._values.get(key) not in (None, "")
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self._values.get(key, default)
+        if value is None:
+            raise ConfigError(f"[{self.name}] {key} is missing; see CHAIN_CONFIG for the table")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"[{self.name}] {key} must be a non-empty string")
+        return value.strip()
+
+    def optional_text(self, key: str) -> str | None:
+        return self.text(key) if self.has(key) else None
+
+    def number(self, key: str, default: float) -> float:
+        value = self._values.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"[{self.name}] {key} must be a positive number of seconds")
+        return float(value)
+
+    def argv(self, key: str) -> tuple[str, ...]:
+        value = self._values.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(
+                f"[{self.name}] {key} must be a list of strings, "
+                'e.g. ["systemctl", "reload", "zot"]'
+            )
+        return tuple(value)
+
+    def url(self, key: str, default: str | None = None) -> str:
+        value = self.text(key, default).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"[{self.name}] {key} must be an http(s) URL, got {value!r}")
+        return value
+
+
+def _path(ctx: Ctx, value: str) -> Path:
+    return (ctx.base / Path(value).expanduser()).absolute()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthentikSettings:
+    url: str
+    token: str
+    application_slug: str
+    application_name: str
+    provider_name: str
+    client_id: str
+    client_secret: str | None
+    admins_group: str
+    authorization_flow: str
+    invalidation_flow: str
+    signing_certificate: str
+    issuer: str
+
+    def __repr__(self) -> str:  # the token and the secret never show
+        return f"AuthentikSettings(url={self.url!r}, client_id={self.client_id!r})"
+
+
+def authentik_settings(ctx: Ctx) -> AuthentikSettings:
+    table = _Table(ctx, "authentik")
+    url = table.url("url")
+    slug = table.text("application_slug", "zot")
+    return AuthentikSettings(
+        url=url,
+        token=table.text("token"),
+        application_slug=slug,
+        application_name=table.text("application_name", "Zot"),
+        provider_name=table.text("provider_name", "zot"),
+        client_id=table.text("client_id", "zot"),
+        client_secret=table.optional_text("client_secret"),
+        admins_group=table.text("admins_group", "admins"),
+        authorization_flow=table.text(
+            "authorization_flow", "default-provider-authorization-implicit-consent"
+        ),
+        invalidation_flow=table.text("invalidation_flow", "default-provider-invalidation-flow"),
+        signing_certificate=table.text("signing_certificate", "authentik Self-signed Certificate"),
+        # Not normalised: zot wants exactly the issuer discovery names, trailing slash included.
+        issuer=table.text("issuer", f"{url}/application/o/{slug}/"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ForgejoSettings:
+    url: str
+    token: str
+    owner: str | None  # with repository: the repository's Actions secret
+    repository: str | None
+    organisation: str | None  # or the organisation's
+    secret_name: str
+
+    def __repr__(self) -> str:
+        return f"ForgejoSettings(url={self.url!r}, scope={self.scope!r})"
+
+    @property
+    def scope(self) -> str:
+        if self.organisation is not None:
+            return f"organisation {self.organisation}"
+        return f"repository {self.owner}/{self.repository}"
+
+
+def forgejo_settings(ctx: Ctx) -> ForgejoSettings:
+    table = _Table(ctx, "forgejo")
+    # The key names a secret rather than holding one, but the configuration loader refuses a
+    # literal under any key containing "secret"; hence `ci_credential_name` (CHAIN_CONFIG).
+    name = table.text("ci_credential_name", "ZOT_CI_API_KEY")
+    if table.has("organisation") == table.has("repository"):
+        raise ConfigError(
+            '[forgejo] give either repository = "owner/name" or organisation = "name"'
+        )
+    if table.has("organisation"):
+        return ForgejoSettings(
+            table.url("url"), table.text("token"), None, None, table.text("organisation"), name
+        )
+    owner, _, repository = table.text("repository").partition("/")
+    if not owner or not repository or "/" in repository:
+        raise ConfigError('[forgejo] repository must be "owner/name"')
+    return ForgejoSettings(table.url("url"), table.text("token"), owner, repository, None, name)
+
+
+@dataclass(frozen=True, slots=True)
+class ZotSettings:
+    url: str
+    external_url: str
+    config_file: Path
+    credentials_file: Path
+    credentials_path: str  # as zot reads it (may be a path on the zot host)
+    reload_command: tuple[str, ...]
+    ci_identity: str
+    ci_group: str
+    admins_group: str
+    ci_api_key: str | None
+    probe_repository: str
+    live_timeout: float
+
+    def __repr__(self) -> str:
+        return f"ZotSettings(url={self.url!r}, config_file={str(self.config_file)!r})"
+
+
+def zot_settings(ctx: Ctx) -> ZotSettings:
+    table = _Table(ctx, "zot")
+    url = table.url("url")
+    credentials_file = _path(ctx, table.text("credentials_file"))
+    return ZotSettings(
+        url=url,
+        external_url=table.url("external_url", url),
+        config_file=_path(ctx, table.text("config_file")),
+        credentials_file=credentials_file,
+        credentials_path=table.text("credentials_path", str(credentials_file)),
+        reload_command=table.argv("reload_command"),
+        ci_identity=table.text("ci_identity"),
+        ci_group=table.text("ci_group"),
+        admins_group=table.text("admins_group", "admins"),
+        ci_api_key=table.optional_text("ci_api_key"),
+        probe_repository=table.text("probe_repository", "mikado/probe"),
+        live_timeout=table.number("live_timeout", 30),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CISettings:
+    repository: Path
+    workflows: tuple[Path, ...]  # skopeo first, then Dagger
+    registry_host: str
+
+
+def ci_settings(ctx: Ctx, zot: ZotSettings) -> CISettings:
+    table = _Table(ctx, "ci")
+    repository = _path(ctx, table.text("repository_path"))
+    workflows = tuple(
+        (repository / table.text(key)).absolute() for key in ("skopeo_workflow", "dagger_workflow")
+    )
+    return CISettings(repository, workflows, table.text("registry_host", urlsplit(zot.url).netloc))
+
+
+# ---------------------------------------------------------------------------------------
+# Clients
+
+
+def authentik(ctx: Ctx, settings: AuthentikSettings) -> AuthentikClient:
+    return AuthentikClient(ctx.http, settings.url, settings.token)
+
+
+def forgejo(ctx: Ctx, settings: ForgejoSettings) -> ForgejoClient:
+    return ForgejoClient(ctx.http, settings.url, settings.token)
+
+
+def registry(
+    ctx: Ctx, settings: ZotSettings, auth: tuple[str, str] | None = None
+) -> RegistryClient:
+    return RegistryClient(ctx.http, settings.url, auth=auth)
+
+
+def fingerprint(secret: str) -> str:
+    """A value that tells whether a secret changed, without being it (for the outputs)."""
+    return "sha256:" + hashlib.sha256(b"mikado-zot-chain\0" + secret.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# Files
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{what} does not exist; check the path in the configuration", path=str(path)
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read the {what}: {error}", path=str(path)) from None
+
+
+def diff(before: str, after: str, path: Path) -> str:
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=f"{path} (now)",
+            tofile=f"{path} (after)",
+        )
+    )
+
+
+def replace_file(ctx: Ctx, path: Path, before: str, after: str) -> bool:
+    """Write ``after`` over ``path`` (atomically, mode kept) unless nothing changes; a dry run
+    prints the diff instead. True when the file changes (or would)."""
+    if before == after:
+        return False
+    if ctx.dry_run:
+        print(diff(before, after, path), end="")
+        return True
+    write_atomic(path, after.encode("utf-8"))
+    return True
+
+
+def private_file_holds(path: Path, text: str) -> bool:
+    """The file holds exactly ``text`` and only its owner may read it (mode 0600)."""
+    try:
+        same = path.read_text(encoding="utf-8") == text
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return same and mode == 0o600
+
+
+def owner_only(path: Path) -> None:
+    os.chmod(path, 0o600)

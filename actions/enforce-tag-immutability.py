@@ -1,0 +1,89 @@
+"""enforce-tag-immutability: the access policy zot will enforce, and a guard before each push.
+
+The policy is an output (``access_control``) that harden-zot-registry writes into zot's
+configuration: anonymous read, the CI group read + create (zot asks for ``update`` to move an
+existing tag, so CI can never overwrite one), admins everything, and ``/metrics`` open to
+anonymous scrapers. The guard step in each CI workflow fails the job with a readable message
+when a version tag already exists; commit-SHA tags skip it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import _workflows as workflows
+import _zot_chain as chain
+
+from mikado.errors import ConfigError
+from mikado.services import zot_config
+
+SETTINGS = ("zot", "ci")
+SUPPORTS_DRY_RUN = True
+
+# zot 2.1 opens /metrics under accessControl only to the users listed in metrics.users, and
+# an anonymous request has the user name "" (zot's MetricsAuthzHandler compares the request's
+# user name with that list), so [""] is what keeps Prometheus scraping without credentials.
+ANONYMOUS = ""
+
+
+def policy(zot: chain.ZotSettings) -> dict[str, Any]:
+    return zot_config.access_control_policy(
+        zot.ci_group, zot.admins_group, metrics_users=(ANONYMOUS,)
+    )
+
+
+def _edits(ctx: Any) -> list[tuple[Path, str, str]]:
+    """(file, text now, text with the guards) for each workflow."""
+    zot = chain.zot_settings(ctx)
+    ci = chain.ci_settings(ctx, zot)
+    edit = workflows.guard_edit(ci.registry_host, zot.external_url)
+    found = []
+    for path in ci.workflows:
+        text = chain.read_text(path, "CI workflow")
+        document = workflows.parse(text, path)
+        if not workflows.push_steps(document, ci.registry_host):
+            raise ConfigError(
+                f"no step pushes to {ci.registry_host} (skopeo copy ... docker://"
+                f"{ci.registry_host}/NAME:TAG, or dagger call publish --registry "
+                f"{ci.registry_host}); is [ci] registry_host right?",
+                path=str(path),
+            )
+        found.append((path, text, workflows.edited(text, path, edit)))
+    return found
+
+
+def _validated_policy(ctx: Any) -> dict[str, Any]:
+    wanted = policy(chain.zot_settings(ctx))
+    zot_config.validate({"http": {"accessControl": wanted}}, source="the access-control policy")
+    return wanted
+
+
+def check(ctx: Any) -> bool:
+    with workflows.EDIT_LOCK:
+        guarded = all(before == after for _, before, after in _edits(ctx))
+    return guarded and ctx.outputs.get(ctx.stem, "access_control") == _validated_policy(ctx)
+
+
+def apply(ctx: Any) -> dict[str, Any] | None:
+    wanted = _validated_policy(ctx)
+    with workflows.EDIT_LOCK:
+        for path, before, after in _edits(ctx):
+            if chain.replace_file(ctx, path, before, after):
+                ctx.log.info("%s: guard step added before each push", path.name)
+    if ctx.dry_run:
+        if ctx.outputs.get(ctx.stem, "access_control") != wanted:
+            print(f"record output access_control: {wanted}")
+        return None
+    return {"access_control": wanted}
+
+
+def verify(ctx: Any) -> bool:
+    wanted = _validated_policy(ctx)
+    with workflows.EDIT_LOCK:
+        missing = [path.name for path, before, after in _edits(ctx) if before != after]
+    if missing:
+        raise ConfigError(f"the tag guard is missing before a push step in {', '.join(missing)}")
+    if ctx.outputs.get(ctx.stem, "access_control") != wanted:
+        ctx.outputs.set("access_control", wanted)
+    return True
