@@ -86,7 +86,7 @@ def run_in_lab(
     try:
         note = " (a throw-away copy for the plan)" if dry_run and temporary else ""
         echo(f"Lab workspace: {root}{note}")
-        with open_lab(root, docs=docs, actions=actions) as lab:
+        with open_lab(root, docs=docs, actions=actions, warm_up=not dry_run) as lab:
             if lab.ports_moved:
                 echo("The recorded ports were taken; the services moved and mikado.toml follows.")
             echo("Emulated services on this machine (nothing real is touched):")

@@ -250,6 +250,30 @@ def test_dry_run_shows_the_plan_and_leaves_nothing_behind() -> None:
 # interrupted runs ----------------------------------------------------------------------------
 
 KILL_ITERATIONS = 3
+CHAIN_PHASE = 1.5  # seconds the actions take once the lab is up, about
+
+
+def _kill_at_random(workspace: Path, chance: random.Random, *, in_chain: bool, span: float) -> None:
+    """Start a lab run and SIGKILL it: anywhere in the run, or while the chain's actions work."""
+    process = subprocess.Popen(
+        lab_command("--workspace", str(workspace)),
+        cwd=REPO,
+        env=_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        if in_chain:
+            journal = workspace / ".mikado" / "journal.jsonl"
+            deadline = time.monotonic() + MAIN_JOB_BUDGET
+            while not journal.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(chance.uniform(0.0, CHAIN_PHASE))
+        else:
+            time.sleep(chance.uniform(0.1, span))
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def _steps_running(path: Path, text: str) -> list[str]:
@@ -285,23 +309,18 @@ def _duplicates(workspace: Path) -> dict[str, int]:
     }
 
 
-def test_a_run_killed_at_any_moment_resumes_without_duplicates(tmp_path: Path) -> None:
+def test_a_run_killed_at_any_moment_resumes_without_duplicates(
+    lab_run: LabRun, tmp_path: Path
+) -> None:
+    assert lab_run.result.returncode == 0, _explain(lab_run.result)
     seed = int(os.environ.get("MIKADO_LAB_KILL_SEED", time.time_ns() % 100_000))
     chance = random.Random(seed)
     for iteration in range(KILL_ITERATIONS):
         workspace = tmp_path / f"ws{iteration}"
-        process = subprocess.Popen(
-            lab_command("--workspace", str(workspace)),
-            cwd=REPO,
-            env=_environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(chance.uniform(0.2, 7.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+        in_chain = iteration % 2 == 1
+        _kill_at_random(workspace, chance, in_chain=in_chain, span=lab_run.seconds)
         result, seconds = run_lab("--workspace", str(workspace))
-        where = f"seed {seed}, iteration {iteration}"
+        where = f"seed {seed}, iteration {iteration}, {'in the chain' if in_chain else 'anywhere'}"
         assert result.returncode == 0, f"{where}\n{_explain(result)}"
         assert seconds < MAIN_JOB_BUDGET, where
         once = _duplicates(workspace)
