@@ -809,11 +809,17 @@ def new(
 
 
 @cli.group(name="lab")
+@global_options
 def lab_group() -> None:
     """The built-in lab: local emulators of Authentik, Forgejo and zot.
 
     `mikado run GOAL --lab` runs a chain against them; `mikado lab serve` keeps them running
     for curl, skopeo or a `mikado run` of your own in the workspace.
+
+    \b
+    Examples:
+      mikado lab serve
+      mikado run harden-zot-registry --lab --workspace /tmp/lab
     """
 
 
