@@ -30,6 +30,7 @@ from mikado.lab.workspace import (
     ServiceUrls,
     Workspace,
     lay_out,
+    relocate,
 )
 from mikado.lock import RunLock
 
@@ -121,6 +122,8 @@ def open_lab(
         urls = ServiceUrls(
             *(f"http://127.0.0.1:{p}" for p in (ports.authentik, ports.forgejo, ports.zot))
         )
+        if recorded is not None:
+            relocate(workspace, recorded.ports, ports)
         # the tokens are recorded before anything uses them, so a crash cannot orphan one
         workspace.write_state(LabState(ports=ports, secrets=secrets))
         lay_out(workspace.root, docs=docs, actions=actions, urls=urls)

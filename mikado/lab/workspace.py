@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
+import stat
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -236,6 +238,50 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(source, partial, ignore=_COPY_IGNORED, symlinks=False)
     os.replace(partial, target)
+
+
+def relocate(workspace: Workspace, old: ServicePorts, new: ServicePorts) -> list[Path]:
+    """Make the addresses the chain wrote into the workspace follow services that moved.
+
+    A hardened zot configuration names Authentik's issuer and zot's own URL; zot refuses to
+    start when the issuer does not answer, so a lab whose ports moved must update them.
+    Returns the files changed. The credentials file and the lab's own state are left alone.
+    """
+    moved = {
+        str(before): str(after)
+        for before, after in (
+            (old.authentik, new.authentik),
+            (old.forgejo, new.forgejo),
+            (old.zot, new.zot),
+        )
+        if before != after
+    }
+    if not moved:
+        return []
+    address = re.compile(r"127\.0\.0\.1:(\d+)\b")
+    candidates = [workspace.root / ".mikado" / "outputs.json"]
+    if workspace.infra.is_dir():
+        candidates += [
+            path
+            for path in workspace.infra.rglob("*")
+            if path.is_file() and ".git" not in path.relative_to(workspace.infra).parts
+        ]
+    changed = []
+    for path in candidates:
+        if path == workspace.credentials_file or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        # one pass, so a port that moved onto another's old port is not moved twice
+        updated = address.sub(lambda m: f"127.0.0.1:{moved.get(m.group(1), m.group(1))}", text)
+        if updated != text:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            write_atomically(path, updated.encode("utf-8"))
+            os.chmod(path, mode)
+            changed.append(path)
+    return changed
 
 
 # configuration -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from mikado.errors import LockHeld
 from mikado.lab.services import choose_ports, open_lab
 from mikado.lab.workspace import CI_IDENTITY, FORGEJO_REPOSITORY, ServicePorts
+from mikado.services.authentik import AuthentikClient
+from mikado.services.zot_config import write_credentials_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,3 +79,55 @@ def test_secret_values_cover_the_lab_tokens(tmp_path: Path) -> None:
     with _open(tmp_path / "ws") as lab:
         assert set(lab.secrets.values()) <= set(lab.secret_values())
         assert CI_IDENTITY not in lab.secret_values()
+
+
+def test_moved_services_keep_a_hardened_zot_starting(tmp_path: Path) -> None:
+    """zot refuses to start when its OIDC issuer does not answer: when Authentik moves, the
+    addresses the chain wrote must follow it."""
+    with _open(tmp_path / "ws") as lab:
+        old_authentik = lab.authentik.url
+        with httpx.Client(timeout=5) as http:
+            client = AuthentikClient(http, lab.authentik.url, lab.secrets.authentik_token)
+            provider = http.post(
+                lab.authentik.api_url + "/providers/oauth2/",
+                headers={"Authorization": f"Bearer {lab.secrets.authentik_token}"},
+                json={
+                    "name": "zot",
+                    "client_id": "zot",
+                    "authorization_flow": client.flow(
+                        "default-provider-authorization-implicit-consent"
+                    ).pk,
+                    "invalidation_flow": client.flow("default-provider-invalidation-flow").pk,
+                    "redirect_uris": [],
+                },
+            ).json()
+            client.ensure_application("zot", "Zot", int(provider["pk"]))
+        workspace = lab.workspace
+        write_credentials_file(workspace.credentials_file, "zot", "a-client-secret")
+        hardened = json.loads(workspace.zot_config.read_text(encoding="utf-8"))
+        hardened["http"]["auth"] = {
+            "openid": {
+                "providers": {
+                    "oidc": {
+                        "issuer": f"{old_authentik}/application/o/zot/",
+                        "credentialsFile": str(workspace.credentials_file),
+                    }
+                }
+            }
+        }
+        workspace.zot_config.write_text(json.dumps(hardened), encoding="utf-8")
+        outputs = workspace.root / ".mikado" / "outputs.json"
+        outputs.parent.mkdir()
+        outputs.write_text(json.dumps({"issuer": old_authentik}), encoding="utf-8")
+        credentials = workspace.credentials_file.read_bytes()
+        old_port = lab.authentik.port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", old_port))
+        squatter.listen()
+        with _open(tmp_path / "ws") as lab:
+            assert lab.ports_moved and lab.zot.config.openid_issuer == (
+                f"{lab.authentik.url}/application/o/zot/"
+            )
+            assert lab.zot.config_error is None
+            assert json.loads(outputs.read_text(encoding="utf-8")) == {"issuer": lab.authentik.url}
+            assert workspace.credentials_file.read_bytes() == credentials
