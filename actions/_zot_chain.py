@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from mikado.atomic import write_atomic
 from mikado.errors import ConfigError
 from mikado.services.authentik import AuthentikClient
 from mikado.services.forgejo import ForgejoClient
-from mikado.services.oci import RegistryClient
 
 REGISTER = "register-zot-oidc-client"
 WIRE = "wire-ci-registry-auth"
@@ -241,12 +239,6 @@ def forgejo(ctx: Ctx, settings: ForgejoSettings) -> ForgejoClient:
     return ForgejoClient(ctx.http, settings.url, settings.token)
 
 
-def registry(
-    ctx: Ctx, settings: ZotSettings, auth: tuple[str, str] | None = None
-) -> RegistryClient:
-    return RegistryClient(ctx.http, settings.url, auth=auth)
-
-
 def fingerprint(secret: str) -> str:
     """A value that tells whether a secret changed, without being it (for the outputs)."""
     return "sha256:" + hashlib.sha256(b"mikado-zot-chain\0" + secret.encode()).hexdigest()
@@ -298,7 +290,3 @@ def private_file_holds(path: Path, text: str) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return same and mode == 0o600
-
-
-def owner_only(path: Path) -> None:
-    os.chmod(path, 0o600)

@@ -68,7 +68,7 @@ def _metrics_path(document: dict[str, Any]) -> str | None:
 def _challenges(ctx: Any, zot: chain.ZotSettings) -> bool:
     """zot serves an authenticating configuration: ``/v2/`` names the basic realm."""
     try:
-        answer = ctx.http.get(f"{zot.url}/v2/")
+        answer: httpx.Response = ctx.http.get(f"{zot.url}/v2/")
     except httpx.TransportError:
         return False
     challenge = answer.headers.get("www-authenticate", "")

@@ -662,9 +662,7 @@ def rehearse(
     return results
 
 
-def _rehearse_hooks(
-    action: Action, ctx: Context, sink: list[tuple[Rehearsed, str | None]]
-) -> None:
+def _rehearse_hooks(action: Action, ctx: Context, sink: list[tuple[Rehearsed, str | None]]) -> None:
     try:
         if action.check is not None and _boolean(action.check(ctx), "check"):
             sink.append((Rehearsed.DONE, None))

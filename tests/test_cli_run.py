@@ -410,3 +410,36 @@ def test_on_a_terminal_the_plan_is_shown_and_confirmed_first(tmp_path: Path) -> 
     code, output = _on_a_terminal(tree, b"y", "run", "a")
     assert code == 0, output
     assert tree.effects() == ["a"]
+
+
+REHEARSING_ACTION = """
+SUPPORTS_DRY_RUN = True
+
+
+def check(ctx):
+    return False
+
+
+def apply(ctx):
+    if ctx.dry_run:
+        print("would create the thing")
+        ctx.outputs.set("thing", "planned")
+        return None
+    raise AssertionError("a rehearsal must not apply for real")
+"""
+
+
+def test_a_dry_run_rehearses_only_ready_actions_that_support_it(tmp_path: Path) -> None:
+    tree = make_tree(
+        tmp_path,
+        {"a": {}, "b": {}, "goal": {"requires": ["a", "b"]}},
+        {"a": REHEARSING_ACTION, "b": RECORDING_ACTION, "goal": REHEARSING_ACTION},
+    )
+    before = tree.snapshot()
+    result = tree.mikado("run", "goal", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "  a: would change:\n    would create the thing\n" in result.stdout
+    assert "  b: not rehearsed (its action does not declare SUPPORTS_DRY_RUN)" in result.stdout
+    assert "  goal: not rehearsed (waits for a, b)" in result.stdout
+    assert tree.effects() == []
+    assert tree.snapshot() == before  # no outputs.json either
