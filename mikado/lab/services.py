@@ -99,14 +99,11 @@ def open_lab(
     docs: Path,
     actions: Path,
     validate_requests: bool | None = None,
-    warm_up: bool = False,
 ) -> Iterator[Lab]:
     """Lay out (or reuse) the workspace at `root`, run its emulators, yield the lab.
 
     `docs` and `actions` are copied into a new workspace; an existing one keeps its own.
-    The emulators stop when the block ends; their state stays in `root/lab/`. `warm_up`
-    waits until Authentik validates requests (seconds, when authentik-client is installed)
-    instead of making the chain's first write wait.
+    The emulators stop when the block ends; their state stays in `root/lab/`.
     """
     workspace = Workspace(root.absolute())
     if not workspace.state_file.exists() and root.is_dir() and any(root.iterdir()):
@@ -152,8 +149,6 @@ def open_lab(
             for emulator in (authentik, forgejo, zot):
                 _start(emulator)
                 started.append(emulator)
-            if warm_up:
-                authentik.warm_up()
             authentik.add_group(ADMINS_GROUP)
             forgejo.add_repo(FORGEJO_REPOSITORY)
             zot.add_api_key(CI_IDENTITY, secrets.ci_api_key, [CI_GROUP])

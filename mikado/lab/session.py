@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from mikado.config import Config, load_config
+from mikado.errors import MikadoError
 from mikado.lab.report import infra_changes, service_changes
 from mikado.lab.services import Lab, open_lab
 from mikado.lab.workspace import (
@@ -86,13 +87,16 @@ def run_in_lab(
     try:
         note = " (a throw-away copy for the plan)" if dry_run and temporary else ""
         echo(f"Lab workspace: {root}{note}")
-        with open_lab(root, docs=docs, actions=actions, warm_up=not dry_run) as lab:
+        with open_lab(root, docs=docs, actions=actions) as lab:
             if lab.ports_moved:
                 echo("The recorded ports were taken; the services moved and mikado.toml follows.")
             echo("Emulated services on this machine (nothing real is touched):")
             for line in service_lines(lab):
                 echo(line)
             config = load_config(config_file=lab.workspace.config_file)
+            if not dry_run and _has_open_cards(config, goal):
+                # so card timings are the chain's, not a validator loading on the first write
+                lab.authentik.warm_up()
             with lab_environment(lab.secrets.environment()):
                 code = run_chain(config)
             if dry_run:
@@ -109,6 +113,18 @@ def run_in_lab(
         if dry_run and temporary:
             # a plan shown from a throw-away workspace leaves nothing behind
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _has_open_cards(config: Config, goal: str) -> bool:
+    """Whether the chain has work to do; a chain that cannot be read is left to the run."""
+    from mikado.chains import Plan
+    from mikado.loader import load_docs
+
+    try:
+        plan = Plan(load_docs(config, strict_graph=True), run_live=False)
+        return any(card.is_open for card in plan.chain(goal).cards)
+    except (MikadoError, KeyError):
+        return True
 
 
 def usage_lines(lab: Lab) -> list[str]:
