@@ -529,6 +529,17 @@ def finalize(ctx: click.Context, goal: str, dry_run: bool) -> int:
 @click.option("--recheck", is_flag=True, help="Run complete cards' check/verify again.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before running.")
 @click.option("--verbose", "-v", is_flag=True, help="Progress and action logs off a terminal.")
+@click.option(
+    "--lab",
+    is_flag=True,
+    help="Run against the built-in emulated services, in a lab workspace (no prompt: nothing "
+    "real is touched).",
+)
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="With --lab: the workspace folder, reused if it exists (default: a new temporary one).",
+)
 @global_options
 @click.pass_context
 def run(
@@ -541,6 +552,8 @@ def run(
     recheck: bool,
     yes: bool,
     verbose: bool,
+    lab: bool,
+    workspace: Path | None,
 ) -> int:
     """Run the actions of GOAL's chain, leaves first, recording progress in the cards.
 
@@ -557,13 +570,41 @@ def run(
       mikado run harden-zot-registry --yes --jobs 4
       mikado run harden-zot-registry --only wire-ci-registry-auth
       mikado run harden-zot-registry --dry-run --format json
+      mikado run harden-zot-registry --lab --workspace /tmp/lab
+
+    With --lab the chain runs on a copy of the cards against local emulators of Authentik,
+    Forgejo and zot, provisioned as an operator's services would be; the workspace (printed)
+    keeps their state, so the same --workspace resumes an interrupted lab run.
     """
-    from mikado.lock import RunLock
-    from mikado.retrying import ca_bundle_problem
-    from mikado.runner import RunOptions, prepare
+    from mikado.runner import RunOptions
 
     fmt = output_format(ctx, ("human", "json"))
-    config = load_settings(ctx)
+    if workspace is not None and not lab:
+        raise UsageError("--workspace goes with --lab")
+    options = RunOptions(
+        dry_run=dry_run, jobs=jobs, keep_going=keep_going, only=only, recheck=recheck
+    )
+    if not lab:
+        return _run_chain(load_settings(ctx), goal, options, fmt=fmt, verbose=verbose, ask=not yes)
+    from mikado.lab.session import run_in_lab
+
+    return run_in_lab(
+        load_settings(ctx),
+        goal,
+        workspace,
+        dry_run=dry_run,
+        run_chain=lambda config: _run_chain(
+            config, goal, options, fmt=fmt, verbose=verbose, ask=False
+        ),
+        echo=lambda line: echo(line, err=fmt == "json"),
+    )
+
+
+def _run_chain(config: Any, goal: str, options: Any, *, fmt: str, verbose: bool, ask: bool) -> int:
+    from mikado.lock import RunLock
+    from mikado.retrying import ca_bundle_problem
+    from mikado.runner import prepare
+
     if config.tls.insecure:
         echo(
             "warning: TLS certificate verification is off ([mikado.tls] insecure = true); "
@@ -575,10 +616,7 @@ def run(
         from mikado.errors import ConfigError
 
         raise ConfigError(problem)
-    options = RunOptions(
-        dry_run=dry_run, jobs=jobs, keep_going=keep_going, only=only, recheck=recheck
-    )
-    if dry_run:
+    if options.dry_run:
         prepared = prepare(config, goal, options)
         if fmt == "json":
             # The JSON plan is SPEC §3's contract and runs no action code.
@@ -596,7 +634,7 @@ def run(
             else:
                 echo(f"{goal}: nothing to run, every card of the chain is complete")
             return ExitCode.OK
-        if not yes and sys.stdin.isatty() and sys.stdout.isatty():
+        if ask and sys.stdin.isatty() and sys.stdout.isatty():
             for line in _plan_lines(prepared):
                 echo(line)
             count = len(prepared.to_run())
@@ -814,6 +852,46 @@ def new(
     for name in required_by:
         echo(f"{name} now requires {stem}")
     return ExitCode.OK
+
+
+@cli.group(name="lab")
+@global_options
+def lab_group() -> None:
+    """The built-in lab: local emulators of Authentik, Forgejo and zot.
+
+    `mikado run GOAL --lab` runs a chain against them; `mikado lab serve` keeps them running
+    for curl, skopeo or a `mikado run` of your own in the workspace.
+
+    \b
+    Examples:
+      mikado lab serve
+      mikado run harden-zot-registry --lab --workspace /tmp/lab
+    """
+
+
+@lab_group.command()
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The lab workspace, reused if it exists (default: a new temporary folder).",
+)
+@global_options
+@click.pass_context
+def serve(ctx: click.Context, workspace: Path | None) -> int:
+    """Keep the lab's emulated services running until Ctrl-C.
+
+    Prints their URLs, the workspace's configuration and how to reach them with curl and
+    skopeo; tokens stay in the workspace's lab/lab.json and are never printed.
+
+    \b
+    Examples:
+      mikado lab serve
+      mikado lab serve --workspace /tmp/lab    # the workspace of a lab run
+    """
+    from mikado.lab.session import serve_lab
+
+    output_format(ctx, ("human",))
+    return serve_lab(load_settings(ctx), workspace, echo=echo)
 
 
 def _plan(config: Any) -> Any:

@@ -183,6 +183,12 @@ class AuthentikEmulator(Emulator):
                 self._models = importlib.import_module("authentik_client.models")
             return self._models
 
+    def warm_up(self) -> None:
+        """Load the request models now rather than on the first write, which would otherwise
+        wait seconds for them (the lab does this before a chain runs, so the run's own time
+        is the chain's)."""
+        self._request_models()
+
     @property
     def api_url(self) -> str:
         return self.url + API_PREFIX

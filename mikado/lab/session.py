@@ -1,0 +1,183 @@
+"""`mikado run GOAL --lab` and `mikado lab serve`: a workspace, its emulators, and what to say.
+
+The chain itself runs through the normal engine (the caller passes it in as `run_chain`), on
+the workspace's configuration, with the lab's secrets in the environment only while it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+from mikado.config import Config, load_config
+from mikado.errors import MikadoError
+from mikado.lab.report import infra_changes, service_changes
+from mikado.lab.services import Lab, open_lab
+from mikado.lab.workspace import (
+    AUTHENTIK_TOKEN_VARIABLE,
+    CI_API_KEY_VARIABLE,
+    CI_IDENTITY,
+    FORGEJO_REPOSITORY,
+    FORGEJO_TOKEN_VARIABLE,
+    PROBE_REPOSITORY,
+)
+
+Echo = Callable[[str], None]
+_PACKAGE_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def lab_sources(source: Config) -> tuple[Path, Path]:
+    """The docs and actions a new workspace copies: the configured ones, or, when they do not
+    exist (mikado started outside its checkout), those of the checkout mikado runs from."""
+    if source.docs.is_dir() and source.actions.is_dir():
+        return source.docs, source.actions
+    docs, actions = _PACKAGE_CHECKOUT / "cards", _PACKAGE_CHECKOUT / "actions"
+    if docs.is_dir() and actions.is_dir():
+        return docs, actions
+    return source.docs, source.actions  # lay_out names the one that is missing
+
+
+@contextlib.contextmanager
+def lab_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set `variables` for the duration, restoring what was there before."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _workspace_root(workspace: Path | None) -> tuple[Path, bool]:
+    if workspace is not None:
+        return workspace.absolute(), False
+    return Path(tempfile.mkdtemp(prefix="mikado-lab-")), True
+
+
+def service_lines(lab: Lab) -> list[str]:
+    return [
+        f"  Authentik  {lab.authentik.url}  (API {lab.authentik.api_url}/)",
+        f"  Forgejo    {lab.forgejo.url}  (API {lab.forgejo.api_url}/, repository "
+        f"{FORGEJO_REPOSITORY})",
+        f"  zot        {lab.zot.url}  (registry {lab.zot.host})",
+    ]
+
+
+def run_in_lab(
+    source: Config,
+    goal: str,
+    workspace: Path | None,
+    *,
+    dry_run: bool,
+    run_chain: Callable[[Config], int],
+    echo: Echo,
+) -> int:
+    """Open the lab, run the chain in it with `run_chain`, then tell what changed."""
+    root, temporary = _workspace_root(workspace)
+    docs, actions = lab_sources(source)
+    try:
+        note = " (a throw-away copy for the plan)" if dry_run and temporary else ""
+        echo(f"Lab workspace: {root}{note}")
+        with open_lab(root, docs=docs, actions=actions) as lab:
+            if lab.ports_moved:
+                echo("The recorded ports were taken; the services moved and mikado.toml follows.")
+            echo("Emulated services on this machine (nothing real is touched):")
+            for line in service_lines(lab):
+                echo(line)
+            config = load_config(config_file=lab.workspace.config_file)
+            if not dry_run and _has_open_cards(config, goal):
+                # so card timings are the chain's, not a validator loading on the first write
+                lab.authentik.warm_up()
+            with lab_environment(lab.secrets.environment()):
+                code = run_chain(config)
+            if dry_run:
+                return code
+            echo("")
+            changes = service_changes(lab)
+            for line in changes:
+                echo(line)
+            for line in infra_changes(lab.workspace):
+                echo(line)
+            echo(f"Chain status: cd {root} && mikado status {goal}")
+            return code
+    finally:
+        if dry_run and temporary:
+            # a plan shown from a throw-away workspace leaves nothing behind
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _has_open_cards(config: Config, goal: str) -> bool:
+    """Whether the chain has work to do; a chain that cannot be read is left to the run."""
+    from mikado.chains import Plan
+    from mikado.loader import load_docs
+
+    try:
+        plan = Plan(load_docs(config, strict_graph=True), run_live=False)
+        return any(card.is_open for card in plan.chain(goal).cards)
+    except (MikadoError, KeyError):
+        return True
+
+
+def usage_lines(lab: Lab) -> list[str]:
+    """How to reach the lab's services by hand; tokens by reference, never by value."""
+    workspace = lab.workspace
+    state = workspace.state_file
+    zot = lab.zot
+    read = (
+        "python3 -c 'import json,sys; "
+        'print(json.load(open(sys.argv[1]))["secrets"][sys.argv[2]])\''
+    )
+    return [
+        f"Configuration: {workspace.config_file}",
+        f"Tokens (not shown) are in {state}; load them into this shell with:",
+        f"  export {AUTHENTIK_TOKEN_VARIABLE}=$({read} {state} authentik_token)",
+        f"  export {FORGEJO_TOKEN_VARIABLE}=$({read} {state} forgejo_token)",
+        f"  export {CI_API_KEY_VARIABLE}=$({read} {state} ci_api_key)",
+        "Then, for example:",
+        f"  curl -s {zot.url}/v2/_catalog",
+        f'  curl -s -H "Authorization: Bearer ${AUTHENTIK_TOKEN_VARIABLE}" '
+        f"{lab.authentik.api_url}/providers/oauth2/",
+        f'  curl -s -H "Authorization: token ${FORGEJO_TOKEN_VARIABLE}" '
+        f"{lab.forgejo.api_url}/repos/{FORGEJO_REPOSITORY}/actions/secrets",
+        f"  skopeo inspect --tls-verify=false docker://{zot.host}/{PROBE_REPOSITORY}:<tag>",
+        "  skopeo copy --dest-tls-verify=false "
+        f'--dest-creds "{CI_IDENTITY}:${CI_API_KEY_VARIABLE}" '
+        f"oci-archive:image.tar docker://{zot.host}/infra/app:v1.0.0",
+        f"  cd {workspace.root} && mikado run harden-zot-registry   # the chain, with the exports",
+        f"zot follows {workspace.zot_config}: edit it and the next request sees the change.",
+    ]
+
+
+def serve_lab(
+    source: Config,
+    workspace: Path | None,
+    *,
+    echo: Echo,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run the lab's emulators until Ctrl-C (or `stop` is set)."""
+    root, _ = _workspace_root(workspace)
+    docs, actions = lab_sources(source)
+    stop = stop or threading.Event()
+    with open_lab(root, docs=docs, actions=actions) as lab:
+        echo(f"Lab workspace: {root}")
+        echo("Emulated services (Ctrl-C stops them; their state stays in the workspace):")
+        for line in service_lines(lab):
+            echo(line)
+        for line in usage_lines(lab):
+            echo(line)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            echo("Stopping the lab services.")
+    return 0

@@ -1,0 +1,518 @@
+"""The lab workspace: everything a lab run works on, in one folder it owns.
+
+```
+WORKSPACE/
+  mikado.toml        configuration pointing every action at the emulators, secrets as env:NAME
+  cards/             a copy of the configured docs (the repository's own are never touched)
+  actions/           a copy of the configured actions
+  infra/             the infrastructure repository an operator would bring (git, one commit)
+  lab/lab.json       ports and tokens of the lab (0600); with the emulator state files beside it
+```
+
+Laying out is idempotent and piecewise: a part already there is kept as it is, so a run
+interrupted at any moment resumes on the same objects, tokens and files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mikado.errors import MikadoError
+from mikado.lab.emulators._server import write_atomically
+
+LAB_STATE_VERSION = 1
+
+ADMINS_GROUP = "admins"
+FORGEJO_REPOSITORY = "ops/infra"
+CI_IDENTITY = "ci-bot"
+CI_GROUP = "artifact-workloads"
+PROBE_REPOSITORY = "mikado/probe"
+ZOT_CONFIG = "zot/config.json"
+CREDENTIALS_FILE = "zot/oidc-credentials.json"
+SKOPEO_WORKFLOW = ".forgejo/workflows/build-container-nix.yaml"
+DAGGER_WORKFLOW = ".forgejo/workflows/build-container.yaml"
+
+# The environment variables the lab configuration reads its secrets from.
+AUTHENTIK_TOKEN_VARIABLE = "AUTHENTIK_TOKEN"
+FORGEJO_TOKEN_VARIABLE = "FORGEJO_TOKEN"
+CI_API_KEY_VARIABLE = "ZOT_CI_API_KEY"
+
+_COPY_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mikado", ".pytest_cache")
+
+
+class LabError(MikadoError):
+    """The lab cannot be set up: a workspace part is unreadable or in the way."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePorts:
+    """Where the three emulators listen on 127.0.0.1 (0: any free port)."""
+
+    authentik: int = 0
+    forgejo: int = 0
+    zot: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUrls:
+    authentik: str
+    forgejo: str
+    zot: str
+
+    @property
+    def zot_host(self) -> str:
+        """host:port, the registry as image references name it."""
+        return self.zot.split("://", 1)[-1].rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class LabSecrets:
+    """What an operator brings: the admin tokens and the CI account's zot API key."""
+
+    authentik_token: str
+    forgejo_token: str
+    ci_api_key: str
+
+    @classmethod
+    def generate(cls) -> LabSecrets:
+        return cls(
+            authentik_token=secrets.token_urlsafe(32),
+            forgejo_token=secrets.token_hex(20),  # Forgejo's PATs are 40 hex digits
+            ci_api_key="zak_" + secrets.token_hex(16),  # zot's API keys carry this prefix
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The variables the lab configuration's `env:` references name."""
+        return {
+            AUTHENTIK_TOKEN_VARIABLE: self.authentik_token,
+            FORGEJO_TOKEN_VARIABLE: self.forgejo_token,
+            CI_API_KEY_VARIABLE: self.ci_api_key,
+        }
+
+    def values(self) -> tuple[str, ...]:
+        return (self.authentik_token, self.forgejo_token, self.ci_api_key)
+
+
+@dataclass(frozen=True, slots=True)
+class LabState:
+    """The lab's own record (lab/lab.json): ports to listen on again and the tokens issued."""
+
+    ports: ServicePorts
+    secrets: LabSecrets
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    root: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "mikado.toml"
+
+    @property
+    def docs(self) -> Path:
+        return self.root / "cards"
+
+    @property
+    def actions(self) -> Path:
+        return self.root / "actions"
+
+    @property
+    def infra(self) -> Path:
+        return self.root / "infra"
+
+    @property
+    def zot_config(self) -> Path:
+        return self.infra / ZOT_CONFIG
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.infra / CREDENTIALS_FILE
+
+    @property
+    def lab_dir(self) -> Path:
+        return self.root / "lab"
+
+    @property
+    def state_file(self) -> Path:
+        return self.lab_dir / "lab.json"
+
+    def emulator_state(self, service: str) -> Path:
+        return self.lab_dir / f"{service}.json"
+
+    # lab state -------------------------------------------------------------------------------
+
+    def read_state(self) -> LabState | None:
+        """The recorded ports and tokens, or None for a workspace the lab has not set up."""
+        try:
+            document = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise LabError(
+                f"cannot read the lab state: {error}", path=str(self.state_file)
+            ) from None
+        try:
+            if document["version"] != LAB_STATE_VERSION:
+                raise LabError(
+                    f"unsupported lab state version {document['version']!r}",
+                    path=str(self.state_file),
+                )
+            ports = document["ports"]
+            tokens = document["secrets"]
+            return LabState(
+                ports=ServicePorts(
+                    authentik=int(ports["authentik"]),
+                    forgejo=int(ports["forgejo"]),
+                    zot=int(ports["zot"]),
+                ),
+                secrets=LabSecrets(
+                    authentik_token=str(tokens["authentik_token"]),
+                    forgejo_token=str(tokens["forgejo_token"]),
+                    ci_api_key=str(tokens["ci_api_key"]),
+                ),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise LabError("the lab state is damaged", path=str(self.state_file)) from None
+
+    def write_state(self, state: LabState) -> None:
+        document = {
+            "service": "lab",
+            "version": LAB_STATE_VERSION,
+            "ports": {
+                "authentik": state.ports.authentik,
+                "forgejo": state.ports.forgejo,
+                "zot": state.ports.zot,
+            },
+            "secrets": {
+                "authentik_token": state.secrets.authentik_token,
+                "forgejo_token": state.secrets.forgejo_token,
+                "ci_api_key": state.secrets.ci_api_key,
+            },
+        }
+        self.lab_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.lab_dir, 0o700)
+        write_atomically(self.state_file, json.dumps(document, indent=1).encode())
+        os.chmod(self.state_file, 0o600)
+
+
+def lay_out(
+    root: Path, *, docs: Path, actions: Path, urls: ServiceUrls, zot_port: int | None = None
+) -> Workspace:
+    """Create (or complete) the workspace at `root` for services at `urls`.
+
+    The cards, actions and infrastructure repository are created only when absent; the
+    configuration is rewritten whenever it would differ (the emulators moved to other ports).
+    """
+    workspace = Workspace(root.absolute())
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    for source, target in ((docs, workspace.docs), (actions, workspace.actions)):
+        if not target.exists():
+            if not source.is_dir():
+                raise LabError(f"{source} is not a folder; run the lab from a mikado checkout")
+            _copy_tree(source, target)
+    if not (workspace.infra / ".git").is_dir():
+        create_infra_repository(workspace.infra, registry_host=urls.zot_host)
+    text = lab_config(urls)
+    current = None
+    if workspace.config_file.exists():
+        current = workspace.config_file.read_text(encoding="utf-8")
+    if current != text:
+        write_atomically(workspace.config_file, text.encode())
+        os.chmod(workspace.config_file, 0o644)  # it holds no secret; mkstemp made it private
+    return workspace
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    # Copy next to the target and rename, so an interrupted copy is never taken for a whole one.
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial, ignore=_COPY_IGNORED, symlinks=False)
+    os.replace(partial, target)
+
+
+def relocate(workspace: Workspace, old: ServicePorts, new: ServicePorts) -> list[Path]:
+    """Make the addresses the chain wrote into the workspace follow services that moved.
+
+    A hardened zot configuration names Authentik's issuer and zot's own URL; zot refuses to
+    start when the issuer does not answer, so a lab whose ports moved must update them.
+    Returns the files changed. The credentials file and the lab's own state are left alone.
+    """
+    moved = {
+        str(before): str(after)
+        for before, after in (
+            (old.authentik, new.authentik),
+            (old.forgejo, new.forgejo),
+            (old.zot, new.zot),
+        )
+        if before != after
+    }
+    if not moved:
+        return []
+    address = re.compile(r"127\.0\.0\.1:(\d+)\b")
+    candidates = [workspace.root / ".mikado" / "outputs.json"]
+    if workspace.infra.is_dir():
+        candidates += [
+            path
+            for path in workspace.infra.rglob("*")
+            if path.is_file() and ".git" not in path.relative_to(workspace.infra).parts
+        ]
+    changed = []
+    for path in candidates:
+        if path == workspace.credentials_file or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        # one pass, so a port that moved onto another's old port is not moved twice
+        updated = address.sub(lambda m: f"127.0.0.1:{moved.get(m.group(1), m.group(1))}", text)
+        if updated != text:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            write_atomically(path, updated.encode("utf-8"))
+            os.chmod(path, mode)
+            changed.append(path)
+    return changed
+
+
+# configuration -------------------------------------------------------------------------------
+
+
+def lab_config(urls: ServiceUrls) -> str:
+    """mikado.toml for the lab, shaped as a real installation's (docs/lab.md shows one)."""
+    return f"""\
+# Written by `mikado run --lab`: every service below is a local emulator of the lab.
+# Secrets are never written here; the lab puts them in the run's environment.
+[mikado]
+docs = "cards"
+actions = "actions"
+
+[authentik]
+url = "{urls.authentik}"
+token = "env:{AUTHENTIK_TOKEN_VARIABLE}"
+application_slug = "zot"
+application_name = "Zot"
+provider_name = "zot"
+client_id = "zot"
+# no client_secret: the action generates one and keeps it only in the credentials file
+admins_group = "{ADMINS_GROUP}"
+authorization_flow = "default-provider-authorization-implicit-consent"
+invalidation_flow = "default-provider-invalidation-flow"
+signing_certificate = "authentik Self-signed Certificate"
+issuer = "{urls.authentik}/application/o/zot/"
+
+[forgejo]
+url = "{urls.forgejo}"
+token = "env:{FORGEJO_TOKEN_VARIABLE}"
+repository = "{FORGEJO_REPOSITORY}"
+
+[zot]
+url = "{urls.zot}"
+external_url = "{urls.zot}"
+config_file = "infra/{ZOT_CONFIG}"
+credentials_file = "infra/{CREDENTIALS_FILE}"
+# no reload_command: the lab's zot follows its configuration file by itself
+ci_identity = "{CI_IDENTITY}"
+ci_group = "{CI_GROUP}"
+admins_group = "{ADMINS_GROUP}"
+ci_api_key = "env:{CI_API_KEY_VARIABLE}"
+probe_repository = "{PROBE_REPOSITORY}"
+live_timeout = 30
+
+[ci]
+repository_path = "infra"
+skopeo_workflow = "{SKOPEO_WORKFLOW}"
+dagger_workflow = "{DAGGER_WORKFLOW}"
+registry_host = "{urls.zot_host}"
+"""
+
+
+# infrastructure repository -------------------------------------------------------------------
+
+
+def zot_config_before(*, port: int) -> dict[str, object]:
+    """A zot configuration as it runs before hardening: no authentication, anyone may push."""
+    return {
+        "distSpecVersion": "1.1.0",
+        "storage": {
+            "rootDirectory": "/var/lib/zot",
+            "gc": True,
+            "gcDelay": "1h",
+            "gcInterval": "24h",
+        },
+        "http": {"address": "0.0.0.0", "port": str(port)},
+        "log": {"level": "info"},
+        "extensions": {
+            "metrics": {"enable": True, "prometheus": {"path": "/metrics"}},
+            "sync": {
+                "enable": True,
+                "registries": [
+                    {
+                        "urls": ["https://registry-1.docker.io"],
+                        "content": [{"prefix": "library/**", "destination": "/docker.io"}],
+                        "onDemand": True,
+                        "tlsVerify": True,
+                    },
+                    {
+                        "urls": ["https://ghcr.io"],
+                        "content": [{"prefix": "**", "destination": "/ghcr.io"}],
+                        "onDemand": True,
+                        "tlsVerify": True,
+                    },
+                ],
+            },
+            "search": {"enable": True, "cve": {"updateInterval": "24h"}},
+            "ui": {"enable": True},
+        },
+    }
+
+
+def skopeo_workflow(registry_host: str) -> str:
+    return f"""\
+# Builds the application image with Nix and publishes it to the registry.
+# Pushes to main publish the commit; a version tag (v1.2.3) publishes that version.
+name: build-container-nix
+
+on:
+  push:
+    branches: [main]
+    tags: ["v*"]
+
+jobs:
+  build-and-push:
+    runs-on: nix
+    steps:
+      - name: Check out the repository
+        uses: actions/checkout@v4
+
+      # The image is a docker archive built reproducibly from flake.nix.
+      - name: Build the image
+        run: |
+          nix build .#container --out-link result
+          ls -l result
+
+      # Version tags publish the version; every other push publishes the commit SHA.
+      - name: Push the image
+        run: |
+          if [ "${{{{ github.ref_type }}}}" = "tag" ]; then
+            tag="${{{{ github.ref_name }}}}"
+          else
+            tag="${{{{ github.sha }}}}"
+          fi
+          skopeo copy \\
+            docker-archive:result \\
+            "docker://{registry_host}/infra/app:${{tag}}"
+"""
+
+
+def dagger_workflow(registry_host: str) -> str:
+    return f"""\
+# Builds and publishes the API image through the Dagger pipeline in ./ci.
+name: build-container
+
+on:
+  push:
+    branches: [main]
+    tags: ["v*"]
+
+jobs:
+  publish:
+    runs-on: docker
+    steps:
+      - name: Check out the repository
+        uses: actions/checkout@v4
+
+      - name: Install the Dagger CLI
+        run: |
+          curl -fsSL https://dl.dagger.io/dagger/install.sh | BIN_DIR=/usr/local/bin sh
+          dagger version
+
+      # The pipeline builds the image and pushes it; the tag follows the same rule as the
+      # Nix workflow: a version tag, or the commit SHA.
+      - name: Publish the image
+        run: |
+          if [ "${{{{ github.ref_type }}}}" = "tag" ]; then
+            tag="${{{{ github.ref_name }}}}"
+          else
+            tag="${{{{ github.sha }}}}"
+          fi
+          dagger call publish --registry {registry_host} --image infra/api --tag "${{tag}}"
+"""
+
+
+def infra_files(registry_host: str) -> Mapping[str, str]:
+    """The infrastructure repository's files by path, as an operator would have them."""
+    port = int(registry_host.rsplit(":", 1)[1]) if ":" in registry_host else 5000
+    return {
+        ZOT_CONFIG: json.dumps(zot_config_before(port=port), indent=2) + "\n",
+        SKOPEO_WORKFLOW: skopeo_workflow(registry_host),
+        DAGGER_WORKFLOW: dagger_workflow(registry_host),
+        # zot's OIDC client secret lives beside its configuration and must never be committed.
+        ".gitignore": f"/{CREDENTIALS_FILE}\n",
+    }
+
+
+_GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "mikado lab",
+    "GIT_AUTHOR_EMAIL": "lab@mikado.invalid",
+    "GIT_COMMITTER_NAME": "mikado lab",
+    "GIT_COMMITTER_EMAIL": "lab@mikado.invalid",
+}
+
+
+def git(repository: Path, *args: str) -> str:
+    """Run git in `repository` without the user's configuration getting in the way."""
+    environment = {
+        **os.environ,
+        **_GIT_IDENTITY,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repository), *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise LabError("git is not installed; the lab needs it for its repository") from None
+    if done.returncode != 0:
+        raise LabError(f"git {' '.join(args)} failed: {done.stderr.strip()}", path=str(repository))
+    return done.stdout
+
+
+def create_infra_repository(infra: Path, *, registry_host: str) -> str:
+    """Create the infrastructure repository with its files in one commit; returns the commit.
+
+    Built in a side folder and renamed into place, so an interrupted creation leaves no
+    half repository that a later run would take for a finished one.
+    """
+    partial = infra.with_name(f".{infra.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for relative, text in infra_files(registry_host).items():
+        path = partial / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    git(partial, "init", "--quiet", "--initial-branch=main")
+    git(partial, "add", "--all")
+    git(partial, "commit", "--quiet", "-m", "zot registry and CI image builds")
+    commit = git(partial, "rev-parse", "HEAD").strip()
+    os.replace(partial, infra)
+    return commit
+
+
+def infra_base(infra: Path) -> str:
+    """The infrastructure repository's first commit: what a lab run's changes are shown against."""
+    return git(infra, "rev-list", "--max-parents=0", "HEAD").split()[0]
