@@ -113,11 +113,11 @@ def _scan_with_links(root: Path, path: str, required: tuple[str, ...]) -> DocSca
     else:
         card, found = _front_matter(stem, path, block, required)
         findings.extend(found)
-    body, first_line, problem = decode_body(data, block)
+    body, _, problem = decode_body(data, block)
     if problem is not None:
         findings.append(problem.at(path))
         return DocScan(card, tuple(findings), ())
-    targets, suspect = link_targets(body, first_line)
+    targets, suspect = link_targets(body)
     return DocScan(card, tuple(findings), targets, suspect)
 
 
@@ -151,21 +151,23 @@ def decode_body(data: bytes, block: Block | None) -> tuple[str, int, _BadBytes |
         return "", first_line, _BadBytes(line, raw[exc.start])
 
 
-def link_targets(body: str, first_line: int) -> tuple[tuple[str, ...], bool]:
+def link_targets(body: str) -> tuple[tuple[str, ...], bool]:
     """The distinct targets of the well-formed links of a body, and whether it also holds
     links that are wrong whatever the tree."""
     if "[[" not in body:
         return (), False
-    from mikado.linkcheck import classify, extract
+    from mikado.links import is_spaced, link_raws, split_raw
 
     seen: dict[str, None] = {}
     suspect = False
-    for link in extract(body, first_line):
-        raw = link.raw
-        target = link.target
+    for raw in link_raws(body):
+        if "|" in raw or "#" in raw:
+            target, _, text = split_raw(raw)
+        else:
+            target, text = raw, None
         # Most links are plainly well-formed; only look closer when blanks or a / could
-        # make one spaced or a path.
-        if (" " in raw or "\t" in raw or "/" in target) and classify(link) is not None:
+        # make one spaced or a path (the rules of :func:`mikado.linkcheck.classify`).
+        if "/" in target or ((" " in raw or "\t" in raw) and is_spaced(raw, target, text)):
             suspect = True
         elif target:
             seen[_intern(target)] = None
