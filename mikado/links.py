@@ -466,9 +466,15 @@ def _fast_scan(text: str) -> list[Span] | None:
             if kind == _TEXT:
                 if indent <= 1 and not paragraph_open:
                     in_list = False  # outside every item, and no paragraph to continue lazily
+            elif kind == _COMMENT and indent > 1 and "-->" in rest:
+                # A one-line HTML block, whichever item (if any) it belongs to: at an
+                # indent < 4 it cannot be indented code nor, as a comment interrupts a
+                # paragraph, a paragraph's continuation. Later lines see no paragraph, and
+                # stay unsure about the list.
+                pass
             elif kind in (_FENCE, _COMMENT, _HR):
                 if indent > 1:
-                    return None  # may belong to an item
+                    return None  # may belong to an item, which may end it early
                 in_list = False  # interrupts any paragraph, so no lazy continuation
             elif kind == _HEADING:
                 if indent <= 1:
