@@ -391,32 +391,35 @@ def _scan_angle(text: str, start: int, end: int, spans: list[Span]) -> int:
 
 
 def _fast_scan(text: str) -> list[Span] | None:
-    """Masked ranges of ``text`` as markdown-it would find them, or None when unsure."""
+    """Masked ranges of ``text`` as markdown-it would find them, or None when unsure.
+
+    A fenced block is masked as one range, newlines included (no link holds a newline).
+    """
     if "]:" in text and _REFERENCE_DEFINITION_RE.search(text):
         return None  # a definition's title may hold backticks; references make more links
     if text.count("](") >= 20:
         return None  # links might nest deeper than markdown-it's maxNesting
-    last_link = text.rfind("[[")
+    # Lines after the last one holding a `[[` hold no link, so their code does not matter.
+    last_line_end = text.find("\n", text.rfind("[["))
     spans: list[Span] = []
     paragraph_open = False
     in_list = False
     fence_char = ""
     fence_length = 0
+    fence_from = -1
     comment_from = -1
     end = -1
-    for line in text.split("\n"):
+    for line in (text if last_line_end == -1 else text[:last_line_end]).split("\n"):
         start = end + 1
-        if start > last_link:
-            break  # later lines hold no link, so their code does not matter
         end = start + len(line)
         if fence_length:
-            spans.append((start, end))
             if fence_char in line:
                 rest = line.lstrip(" ")
                 if len(line) - len(rest) < 4 and rest.startswith(fence_char):
                     run = len(rest) - len(rest.lstrip(fence_char))
                     if run >= fence_length and not rest[run:].strip(" \t"):
                         fence_length = 0
+                        spans.append((fence_from, end))
             continue
         if comment_from >= 0:
             if "-->" in line:
@@ -434,7 +437,24 @@ def _fast_scan(text: str) -> list[Span] | None:
             if in_list and not paragraph_open:
                 in_list = False  # outside every item, and no paragraph to continue lazily
             paragraph_open = True
-            if _may_hold_code(line) and not _scan_inline(text, start, end, spans):
+            if ("`" in line or "<" in line or "\\" in line or "](" in line) and not _scan_inline(
+                text, start, end, spans
+            ):
+                return None
+            continue
+        # The commonest block lines at indent 0, decided as the general path below would.
+        if first == "#" and _ATX_RE.match(line):
+            paragraph_open = in_list = False
+            if "`" in line or "<" in line or "\\" in line or "](" in line:
+                content_start, content_end = _heading_content(line, 0)
+                if not _scan_inline(text, start + content_start, start + content_end, spans):
+                    return None
+            continue
+        if first == "-" and line[1:2] == " " and line[2:3] not in _NOT_PLAIN_AFTER_BULLET:
+            in_list = paragraph_open = True  # `- word`: neither a break nor an underline
+            if ("`" in line or "<" in line or "\\" in line or "](" in line) and not _scan_inline(
+                text, start, end, spans
+            ):
                 return None
             continue
         rest = line.lstrip(" ")
@@ -496,14 +516,15 @@ def _fast_scan(text: str) -> list[Span] | None:
                 return None
         elif kind == _HEADING:
             paragraph_open = False
-            content_start, content_end = _heading_content(line, indent)
-            if not _scan_inline(text, start + content_start, start + content_end, spans):
-                return None
+            if _may_hold_code(line):
+                content_start, content_end = _heading_content(line, indent)
+                if not _scan_inline(text, start + content_start, start + content_end, spans):
+                    return None
         elif kind == _FENCE:
             paragraph_open = False
             fence_char = rest[0]
             fence_length = len(rest) - len(rest.lstrip(fence_char))
-            spans.append((start, end))
+            fence_from = start
         elif kind == _COMMENT:
             paragraph_open = False
             if "-->" in rest:
@@ -514,6 +535,8 @@ def _fast_scan(text: str) -> list[Span] | None:
             paragraph_open = False
         else:
             return None
+    if fence_length:
+        spans.append((fence_from, len(text)))
     if comment_from >= 0:
         _comment_spans(text, comment_from, len(text), spans)
     return spans
