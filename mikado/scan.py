@@ -202,10 +202,15 @@ def to_row(scan: DocScan) -> Row:
 
 class RowReader:
     """Builds scans from rows, sharing the values most docs repeat (the same three keys on the
-    same lines, the same tags, the same dates), which keeps 100,000 cards in little memory."""
+    same lines, the same tags, the same dates), which keeps 100,000 cards in little memory.
+    Each shared value is looked up by its row form, so a value already seen is not built
+    again."""
 
     def __init__(self) -> None:
         self._shared: dict[Any, Any] = {}
+        self._dates: dict[str, date] = {}
+        self._key_sets: dict[tuple[str, ...], frozenset[str]] = {}
+        self._line_maps: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
 
     def _share(self, value: Any) -> Any:
         return self._shared.setdefault(value, value)
@@ -214,22 +219,28 @@ class RowReader:
         (title, status, requires, branch, action, modified, tags, keys, lines, requires_lines,
          has_front_matter, findings, targets, suspect) = row  # fmt: skip
         share = self._share
-        stem = stem_of(path)
-        key = ("lines", lines)
-        line_map = self._shared.get(key)
+        day = None
+        if modified:
+            day = self._dates.get(modified)
+            if day is None:
+                day = self._dates[modified] = date.fromisoformat(modified)
+        key_set = self._key_sets.get(keys)
+        if key_set is None:
+            key_set = self._key_sets[keys] = frozenset(keys)
+        line_map = self._line_maps.get(lines)
         if line_map is None:
-            line_map = self._shared[key] = dict(lines)
+            line_map = self._line_maps[lines] = dict(lines)
         card = Card(
-            stem=stem,
+            stem=stem_of(path),
             path=path,
             title=title,
             status=status,
-            requires=tuple(_intern(r) for r in requires),
+            requires=tuple(map(_intern, requires)) if requires else (),
             branch=branch,
             action=action,
-            modified=share(date.fromisoformat(modified)) if modified else None,
+            modified=day,
             tags=share(tags),
-            keys=share(frozenset(keys)),
+            keys=key_set,
             lines=line_map,
             requires_lines=share(requires_lines),
             has_front_matter=has_front_matter,
@@ -239,7 +250,9 @@ class RowReader:
             tuple(
                 Finding(rule, _SEVERITY[rule], path, line, message, target)
                 for rule, line, message, target in findings
-            ),
+            )
+            if findings
+            else (),
             tuple(map(_intern, targets)) if targets else targets,
             suspect,
         )
