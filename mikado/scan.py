@@ -96,8 +96,7 @@ def _front_matter(
 def _scan_with_links(root: Path, path: str, required: tuple[str, ...]) -> DocScan:
     stem = stem_of(path)
     try:
-        with open(os.path.join(root, path), "rb") as stream:
-            data = stream.read()
+        data = _read_file(os.path.join(root, path))
     except OSError as exc:
         return _unreadable(stem, path, exc)
     findings: list[Finding] = []
@@ -119,6 +118,23 @@ def _scan_with_links(root: Path, path: str, required: tuple[str, ...]) -> DocSca
         return DocScan(card, tuple(findings), ())
     targets, suspect = link_targets(body)
     return DocScan(card, tuple(findings), targets, suspect)
+
+
+_READ_SIZE = 1 << 16
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+def _read_file(path: str) -> bytes:
+    """The bytes of a file: with a bare descriptor, which costs half as much as a buffered
+    file object for a small file (that shows, 100,000 times)."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        chunks = []
+        while chunk := os.read(fd, _READ_SIZE):
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
