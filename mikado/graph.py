@@ -26,6 +26,7 @@ class Graph:
             for req in reqs:
                 self._dependents[req].append(stem)
         self._order, self._cyclic = self._kahn()
+        self._position: dict[str, int] | None = None
 
     def _kahn(self) -> tuple[list[str], frozenset[str]]:
         waiting = {stem: len(reqs) for stem, reqs in self._requires.items()}
@@ -70,8 +71,13 @@ class Graph:
         return seen
 
     def ordered(self, stems: Iterable[str]) -> list[str]:
-        wanted = set(stems)
-        return [stem for stem in self._order if stem in wanted]
+        """``stems`` in :attr:`order`, without those that have no place in it."""
+        # `status` orders every chain of the tree: sorting each by position costs its own
+        # size, where walking the whole order per chain cost seconds at 100,000 docs.
+        position = self._position
+        if position is None:
+            position = self._position = {stem: at for at, stem in enumerate(self._order)}
+        return sorted((stem for stem in set(stems) if stem in position), key=position.__getitem__)
 
     def cycles(self) -> list[tuple[str, ...]]:
         """Each elementary cycle once, as ``(a, b, ..., a)`` read "a requires b requires ...",

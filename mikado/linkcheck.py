@@ -181,30 +181,28 @@ def link_findings(
     findings: list[Finding] = []
     place = any(rule in enabled for rule in _PLACED)
     stems = tree.stems
-    files = tree.files
-    linked: set[str] = set()
+    # What a target may name (see LinkTree.valid), as sets: a doc's targets are tested and
+    # collected with set operations rather than one lookup each (1.3 million at 100k docs).
+    unique_stems = {stem for stem, paths in stems.items() if len(paths) == 1}
+    valid = unique_stems.union(name for name in tree.files if name not in stems)
+    linked: set[str] = set()  # every target, until narrowed to unique stems below
     index_links: dict[str, frozenset[str]] = {}
     index_paths = categories.index_paths
     for scan in scans:
         targets = scan.targets or ()
         own = scan.card.stem
-        bad = scan.suspect
-        for target in targets:
-            paths = stems.get(target)
-            if paths is None:
-                if target not in files:
-                    bad = True
-            elif len(paths) == 1:
-                if target != own:
-                    linked.add(target)
-            else:
-                bad = True
+        bad = scan.suspect or not valid.issuperset(targets)
+        if own in targets:
+            linked.update(target for target in targets if target != own)  # no self-links
+        else:
+            linked.update(targets)
         if scan.card.path in index_paths:
             index_links[scan.card.path] = frozenset(t for t in targets if tree.unique(t))
         if bad and place:
             findings.extend(f for f in place_links(root, scan.card.path, tree) if f.rule in enabled)
 
     if "orphan" in enabled:
+        linked.intersection_update(unique_stems)
         exempt = frozenset(orphan_exempt)
         for scan in scans:
             card = scan.card

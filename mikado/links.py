@@ -38,7 +38,14 @@ from markdown_it.rules_inline.autolink import AUTOLINK_RE, EMAIL_RE
 from markdown_it.rules_inline.state_inline import StateInline
 from markdown_it.token import Token
 
-__all__ = ["Link", "extract_links", "extract_links_reference"]
+__all__ = [
+    "Link",
+    "extract_links",
+    "extract_links_reference",
+    "is_spaced",
+    "link_raws",
+    "split_raw",
+]
 
 Span = tuple[int, int]
 
@@ -62,30 +69,35 @@ class Link:
     @property
     def spaced(self) -> bool:
         """Spaces or tabs around the target or around the pipe (rule ``spaced-link``)."""
-        if self.target != self.target.strip(" \t"):
-            return True
-        if self.text is None:
-            return False
-        before_pipe = _before_pipe(self.raw)
-        return before_pipe != before_pipe.rstrip(" \t") or self.text != self.text.lstrip(" \t")
+        return is_spaced(self.raw, self.target, self.text)
 
 
-def _before_pipe(raw: str) -> str:
+def split_raw(raw: str) -> tuple[str, str | None, str | None]:
+    """``raw`` (the text between ``[[`` and ``]]``) as target, heading and text."""
     pipe = raw.find("|")
     if pipe == -1:
-        return raw
-    before = raw[:pipe]
-    return before[:-1] if before.endswith("\\") else before
-
-
-def _make_link(line: int, raw: str, embed: bool) -> Link:
-    pipe = raw.find("|")
-    text = None if pipe == -1 else raw[pipe + 1 :]
-    before = _before_pipe(raw)
+        before, text = raw, None
+    else:
+        before, text = raw[:pipe], raw[pipe + 1 :]
+        if before.endswith("\\"):
+            before = before[:-1]  # `\|`, as a pipe is written in a table cell
     hash_at = before.find("#")
     if hash_at == -1:
-        return Link(line, raw, before, None, text, embed)
-    return Link(line, raw, before[:hash_at], before[hash_at + 1 :], text, embed)
+        return before, None, text
+    return before[:hash_at], before[hash_at + 1 :], text
+
+
+def is_spaced(raw: str, target: str, text: str | None) -> bool:
+    """Whether a link has spaces or tabs around its target or its pipe (``target`` and
+    ``text`` as :func:`split_raw` gives them)."""
+    if target != target.strip(" \t"):
+        return True
+    if text is None:
+        return False
+    before_pipe = raw[: len(raw) - len(text) - 1]
+    if before_pipe.endswith("\\"):
+        before_pipe = before_pipe[:-1]
+    return before_pipe != before_pipe.rstrip(" \t") or text != text.lstrip(" \t")
 
 
 _NEWLINES_RE = re.compile(r"\r\n?")
@@ -103,59 +115,71 @@ def extract_links(body: str, first_line: int = 1) -> list[Link]:
     if "[[" not in body:
         return []
     text = _NEWLINES_RE.sub("\n", body) if "\r" in body else body
-    spans = _fast_scan(text)
-    if spans is None:
-        spans = _reference_scan(text)
-    return _links_outside(text, spans, first_line)
+    return _links_outside(text, _masked(text, _scan(text)), first_line)
+
+
+def link_raws(body: str) -> list[str]:
+    """The ``raw`` of each link :func:`extract_links` finds in ``body``, in order, without
+    building the links: all that checking a doc against the tree needs."""
+    if "[[" not in body:
+        return []
+    text = _NEWLINES_RE.sub("\n", body) if "\r" in body else body
+    masked = _masked(text, _scan(text))
+    if "\\[[" in masked or "\\]]" in masked:
+        return [link.raw for link in _links_outside(text, masked, 1)]
+    # No escapes: every match of the grammar in the masked text is a link.
+    return _LINK_RE.findall(masked)
 
 
 def extract_links_reference(body: str, first_line: int = 1) -> list[Link]:
     """``extract_links`` decided by markdown-it-py alone: slow, and the definition."""
     text = _NEWLINES_RE.sub("\n", body)
-    return _links_outside(text, _reference_scan(text), first_line)
+    return _links_outside(text, _masked(text, _reference_scan(text)), first_line)
 
 
-def _links_outside(source: str, spans: list[Span], first_line: int) -> list[Link]:
-    """Links in ``source`` that touch no masked range."""
-    span_starts: list[int] = []
-    span_ends: list[int] = []
-    for start, end in sorted(spans):
-        if span_ends and start <= span_ends[-1]:
-            span_ends[-1] = max(span_ends[-1], end)
-        else:
-            span_starts.append(start)
-            span_ends.append(end)
-    masked: str | None = None  # built only when a backslash or `!` precedes a link
+def _scan(text: str) -> list[Span]:
+    spans = _fast_scan(text)
+    return _reference_scan(text) if spans is None else spans
+
+
+def _links_outside(source: str, masked: str, first_line: int) -> list[Link]:
+    """Links in ``source`` that touch no masked range (``masked`` is ``source`` with them
+    overwritten by NUL, which no link may hold)."""
     links: list[Link] = []
     line = first_line
     counted = 0
-    for match in _LINK_RE.finditer(source):
+    for match in _LINK_RE.finditer(masked):
         start, end = match.span()
-        # the masked range starting last before the link's end is the only one that may
-        # reach into it, as the ranges are disjoint and sorted
-        last = bisect_right(span_starts, end - 1) - 1
-        if last >= 0 and span_ends[last] > start:
-            continue
         raw = match.group(1)
-        before = source[start - 1] if start else ""
+        before = masked[start - 1] if start else ""
         embed = False
         if before == "\\" or before == "!" or raw[-1] == "\\":
-            if masked is None:
-                masked = _masked(source, span_starts, span_ends)
             if _escaped(masked, start) or _escaped(masked, end - 2):
                 continue  # `\\[[x]]`, or `[[x\\]]` whose first closing bracket is escaped
-            embed = masked[start - 1] == "!" and not _escaped(masked, start - 1)
+            embed = before == "!" and not _escaped(masked, start - 1)
         line += source.count("\n", counted, start)
         counted = start
-        links.append(_make_link(line, raw, embed))
+        target, heading, text = split_raw(raw)
+        links.append(Link(line, raw, target, heading, text, embed))
     return links
 
 
-def _masked(source: str, starts: list[int], ends: list[int]) -> str:
-    """``source`` with the masked ranges overwritten by NUL, which no link may contain."""
+def _masked(source: str, spans: list[Span]) -> str:
+    """``source`` with the masked ranges overwritten by NUL, which no link may contain.
+
+    A match of the link grammar in the result touches no masked range, and every link of
+    ``source`` that touches none is still there: no link can overlap another, as its raw
+    text holds no bracket.
+    """
+    if not spans:
+        return source
     pieces: list[str] = []
     done = 0
-    for start, end in zip(starts, ends, strict=True):
+    for start, end in sorted(spans):
+        if end <= done:
+            continue
+        if start < done:
+            start = done
         pieces.append(source[done:start])
         pieces.append(_MASK * (end - start))
         done = end
@@ -367,32 +391,35 @@ def _scan_angle(text: str, start: int, end: int, spans: list[Span]) -> int:
 
 
 def _fast_scan(text: str) -> list[Span] | None:
-    """Masked ranges of ``text`` as markdown-it would find them, or None when unsure."""
+    """Masked ranges of ``text`` as markdown-it would find them, or None when unsure.
+
+    A fenced block is masked as one range, newlines included (no link holds a newline).
+    """
     if "]:" in text and _REFERENCE_DEFINITION_RE.search(text):
         return None  # a definition's title may hold backticks; references make more links
     if text.count("](") >= 20:
         return None  # links might nest deeper than markdown-it's maxNesting
-    last_link = text.rfind("[[")
+    # Lines after the last one holding a `[[` hold no link, so their code does not matter.
+    last_line_end = text.find("\n", text.rfind("[["))
     spans: list[Span] = []
     paragraph_open = False
     in_list = False
     fence_char = ""
     fence_length = 0
+    fence_from = -1
     comment_from = -1
     end = -1
-    for line in text.split("\n"):
+    for line in (text if last_line_end == -1 else text[:last_line_end]).split("\n"):
         start = end + 1
-        if start > last_link:
-            break  # later lines hold no link, so their code does not matter
         end = start + len(line)
         if fence_length:
-            spans.append((start, end))
             if fence_char in line:
                 rest = line.lstrip(" ")
                 if len(line) - len(rest) < 4 and rest.startswith(fence_char):
                     run = len(rest) - len(rest.lstrip(fence_char))
                     if run >= fence_length and not rest[run:].strip(" \t"):
                         fence_length = 0
+                        spans.append((fence_from, end))
             continue
         if comment_from >= 0:
             if "-->" in line:
@@ -410,7 +437,24 @@ def _fast_scan(text: str) -> list[Span] | None:
             if in_list and not paragraph_open:
                 in_list = False  # outside every item, and no paragraph to continue lazily
             paragraph_open = True
-            if _may_hold_code(line) and not _scan_inline(text, start, end, spans):
+            if ("`" in line or "<" in line or "\\" in line or "](" in line) and not _scan_inline(
+                text, start, end, spans
+            ):
+                return None
+            continue
+        # The commonest block lines at indent 0, decided as the general path below would.
+        if first == "#" and _ATX_RE.match(line):
+            paragraph_open = in_list = False
+            if "`" in line or "<" in line or "\\" in line or "](" in line:
+                content_start, content_end = _heading_content(line, 0)
+                if not _scan_inline(text, start + content_start, start + content_end, spans):
+                    return None
+            continue
+        if first == "-" and line[1:2] == " " and line[2:3] not in _NOT_PLAIN_AFTER_BULLET:
+            in_list = paragraph_open = True  # `- word`: neither a break nor an underline
+            if ("`" in line or "<" in line or "\\" in line or "](" in line) and not _scan_inline(
+                text, start, end, spans
+            ):
                 return None
             continue
         rest = line.lstrip(" ")
@@ -442,9 +486,15 @@ def _fast_scan(text: str) -> list[Span] | None:
             if kind == _TEXT:
                 if indent <= 1 and not paragraph_open:
                     in_list = False  # outside every item, and no paragraph to continue lazily
+            elif kind == _COMMENT and indent > 1 and "-->" in rest:
+                # A one-line HTML block, whichever item (if any) it belongs to: at an
+                # indent < 4 it cannot be indented code nor, as a comment interrupts a
+                # paragraph, a paragraph's continuation. Later lines see no paragraph, and
+                # stay unsure about the list.
+                pass
             elif kind in (_FENCE, _COMMENT, _HR):
                 if indent > 1:
-                    return None  # may belong to an item
+                    return None  # may belong to an item, which may end it early
                 in_list = False  # interrupts any paragraph, so no lazy continuation
             elif kind == _HEADING:
                 if indent <= 1:
@@ -466,14 +516,15 @@ def _fast_scan(text: str) -> list[Span] | None:
                 return None
         elif kind == _HEADING:
             paragraph_open = False
-            content_start, content_end = _heading_content(line, indent)
-            if not _scan_inline(text, start + content_start, start + content_end, spans):
-                return None
+            if _may_hold_code(line):
+                content_start, content_end = _heading_content(line, indent)
+                if not _scan_inline(text, start + content_start, start + content_end, spans):
+                    return None
         elif kind == _FENCE:
             paragraph_open = False
             fence_char = rest[0]
             fence_length = len(rest) - len(rest.lstrip(fence_char))
-            spans.append((start, end))
+            fence_from = start
         elif kind == _COMMENT:
             paragraph_open = False
             if "-->" in rest:
@@ -484,6 +535,8 @@ def _fast_scan(text: str) -> list[Span] | None:
             paragraph_open = False
         else:
             return None
+    if fence_length:
+        spans.append((fence_from, len(text)))
     if comment_from >= 0:
         _comment_spans(text, comment_from, len(text), spans)
     return spans

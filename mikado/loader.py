@@ -80,9 +80,11 @@ def read_tree(
         fresh = scan_rows(root, misses, ScanOptions(config.required, links=links))
     # Rows go to the new cache as they come and are dropped: 100,000 of them held until the
     # end would double the memory the scans take. Only a tree that changed writes one.
-    with store.writer(bool(misses) or store.unmatched > 0) as keep:
-        for path, scan in scans.items():
-            keep(path, tree.stats[path], to_row(scan))
+    rewrite = bool(misses) or store.unmatched > 0
+    with store.writer(rewrite) as keep:
+        if rewrite:
+            for path, scan in scans.items():
+                keep(path, tree.stats[path], to_row(scan))
         for path, row in zip(misses, fresh, strict=True):
             scan = scans[path] = reader.scan(path, row)
             key = tree.stats.get(path)

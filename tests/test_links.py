@@ -159,6 +159,7 @@ ORDINARY = [
     "- first [[b]]\n- second `x`\n  continued [[c]]\n\n---\n\n1. one\n2. two [[d#Heading]]\n\n"
     "~~~yaml\nkey: value\n~~~\n\n    indented [[code]]\n\n<!--\nblock [[comment]]\n-->\n",
     "Title\n=====\n\nA [link](https://example.org/x) and <https://example.org> and [[e]].\n",
+    "- item [[a]]\n- item\n  <!-- [[hidden]] note --> [[b]]\n   <!-- [[hidden]] -->\n[[c]]\n",
 ]
 
 
@@ -174,6 +175,7 @@ def test_fast_path_handles_ordinary_documents(body: str) -> None:
         "> quoted [[a]]\n",
         "- item\n\n      code [[a]]\n",
         "- item\n  ```\n  [[a]]\n  ```\n",
+        "- item\n  <!-- [[a]]\n[[b]] -->\n",
         "a `b\nc` [[d]]\n",
         "[ref]: /url '`'\n[[a]]\n",
         "<div>\n[[a]]\n</div>\n",
@@ -316,7 +318,8 @@ def block(draw: st.DrawFn) -> list[str]:
         lines = [draw(st.sampled_from(["", "  ", "    "])) + marker + pad + draw(TEXT)]
         for inner in draw(
             st.lists(
-                st.sampled_from(["text", "fence", "code", "blank", "lazy", "nested"]), max_size=3
+                st.sampled_from(["text", "fence", "code", "blank", "lazy", "nested", "comment"]),
+                max_size=3,
             )
         ):
             if inner == "text":
@@ -329,6 +332,13 @@ def block(draw: st.DrawFn) -> list[str]:
                 lines.append("")
             elif inner == "lazy":
                 lines.append(draw(TEXT))
+            elif inner == "comment":
+                lines.append(
+                    draw(st.sampled_from(["", " ", "  ", "   ", "    ", "      "]))
+                    + "<!-- "
+                    + draw(TEXT)
+                    + draw(st.sampled_from([" -->", " --> [[after]]", " --> `[[x]]`", ""]))
+                )
             else:
                 lines.append("    - " + draw(TEXT))
         return lines
