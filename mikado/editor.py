@@ -23,7 +23,13 @@ import yaml
 
 from mikado.atomic import write_atomic
 from mikado.errors import CardEditError
-from mikado.frontmatter import Block, FrontMatterError, parse_block, split_bytes
+from mikado.frontmatter import (
+    Block,
+    FrontMatterError,
+    check_expansion,
+    parse_block,
+    split_bytes,
+)
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -155,6 +161,11 @@ class _BlockEditor:
             meta = None
         finally:
             loader.dispose()
+        if isinstance(meta, dict) and "*" in self.block.text:
+            try:
+                check_expansion(meta, self.block)
+            except FrontMatterError as exc:
+                raise CardEditError(exc.message, path=self.where, line=exc.line) from None
         if not isinstance(meta, dict):
             try:  # parse_block words the problem and finds its line in the file
                 parse_block(self.block)

@@ -172,7 +172,20 @@ CASES: list[Case] = [
         every(1),
         "leaf.md",
     ),
-    Case("yaml-alias-bomb", {"docs/leaf.md": alias_bomb("requires")}, every(1), "leaf.md", 15),
+    Case("yaml-alias-bomb", {"docs/leaf.md": alias_bomb("requires")}, every(1), "leaf.md", 7),
+    Case(
+        "yaml-alias-bomb-in-an-unused-field",
+        {"docs/leaf.md": alias_bomb("x")},
+        every(1),
+        "leaf.md",
+    ),
+    Case(
+        "yaml-recursive-alias",
+        {"docs/leaf.md": card("Leaf", extra="x: &loop [*loop]")},
+        every(1),
+        "leaf.md",
+        6,
+    ),
     # -- front-matter that is missing, unclosed or not a mapping -----------------------------
     Case("empty-file", {"docs/leaf.md": b""}, every(1), "leaf.md"),
     Case(
