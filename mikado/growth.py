@@ -5,6 +5,7 @@ and from its category index.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,6 +164,21 @@ def grow(
     return NewCard(stem, rel, index)
 
 
+def _folder_prefix(folder: Path, root: Path) -> str:
+    """``folder`` as a prefix of paths below ``root`` ("" for the root itself), refusing one
+    that leaves the root. Both are resolved first: ``docs/../x`` and a link out of the tree
+    lie inside the root only on paper, and the card would be written elsewhere."""
+    real_root = Path(os.path.realpath(root))
+    target = Path(os.path.realpath(folder.absolute()))
+    try:
+        base = target.relative_to(real_root)
+    except ValueError:
+        raise UsageError(f"--dir {folder} is outside the docs root {root}") from None
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--dir {folder} is not a folder")
+    return "" if str(base) == "." else base.as_posix() + "/"
+
+
 def new_card(
     config: Config,
     docs: Docs,
@@ -182,12 +198,7 @@ def new_card(
         if docs.card(name) is None:
             raise UsageError(f"no card `{name}` under {docs.root}")
     if folder is not None:
-        target = folder.absolute()
-        try:
-            base = target.relative_to(docs.root)
-        except ValueError:
-            raise UsageError(f"--dir {folder} is outside the docs root {docs.root}") from None
-        prefix = "" if str(base) == "." else base.as_posix() + "/"
+        prefix = _folder_prefix(folder, docs.root)
     elif required_by:
         parent = str(PurePosixPath(docs.cards[required_by[0]].path).parent)
         prefix = "" if parent == "." else parent + "/"

@@ -443,6 +443,22 @@ CASES: list[Case] = [
         None,
     ),
     Case(
+        "new-dir-outside-the-root",
+        {},
+        (
+            (("new", "extra", "--title", "E", "--dir", "docs/../elsewhere"), 2),
+            (("new", "extra", "--title", "E", "--dir", "/tmp"), 2),
+        ),
+        None,
+    ),
+    Case(
+        "new-dir-through-a-link-leaving-the-root",
+        {"outside/keep.txt": "x"},
+        ((("new", "extra", "--title", "E", "--dir", "docs/out"), 2),),
+        None,
+        setup=link("docs/out", "../outside"),
+    ),
+    Case(
         "unknown-goal-and-card",
         {},
         (
