@@ -500,6 +500,13 @@ CASES: list[Case] = [
         "mikado.toml",
     ),
     Case(
+        "config-toml-syntax",
+        {"mikado.toml": '[mikado]\ndocs = "docs\n'},
+        every(2),
+        "mikado.toml",
+        2,
+    ),
+    Case(
         "config-wrong-types",
         {"mikado.toml": "[mikado]\ndocs = 3\n"},
         every(2),
