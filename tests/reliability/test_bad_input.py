@@ -607,6 +607,16 @@ CASES: list[Case] = [
         ((("run", "goal", "--yes"), 1),),
         "leaf.py",
     ),
+    Case(
+        "action-hangs-at-import",
+        {
+            "mikado.toml": '[mikado]\ndocs = "docs"\ntimeout = 1\n',
+            "actions/leaf.py": "import time\nwhile True:\n    time.sleep(0.05)\n",
+        },
+        ((("run", "goal", "--yes"), 1), (("run", "goal", "--dry-run"), 1)),
+        "leaf.py",
+        timeout=15,
+    ),
 ]
 
 
