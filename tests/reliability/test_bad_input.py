@@ -617,6 +617,16 @@ CASES: list[Case] = [
         "leaf.py",
         timeout=15,
     ),
+    Case(
+        "action-field-dot-dot",
+        {
+            "docs/leaf.md": card("Leaf", extra="action: ../outside/evil"),
+            "outside/evil.py": "raise SystemExit('must never be imported')\n",
+        },
+        every(1),
+        "leaf.md",
+        6,
+    ),
 ]
 
 
