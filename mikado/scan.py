@@ -121,6 +121,10 @@ def _scan_with_links(root: Path, path: str, required: tuple[str, ...]) -> DocSca
     return DocScan(card, tuple(findings), targets, suspect)
 
 
+# The `target` of a finding about the body rather than the front-matter.
+BODY = "body"
+
+
 @dataclass(frozen=True, slots=True)
 class _BadBytes:
     line: int
@@ -132,6 +136,7 @@ class _BadBytes:
             path,
             self.line,
             f"not UTF-8 text (byte 0x{self.byte:02x}); save the file as UTF-8",
+            BODY,
         )
 
 

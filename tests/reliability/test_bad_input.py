@@ -236,6 +236,18 @@ CASES: list[Case] = [
         2,
     ),
     Case(
+        "nul-and-latin-1-in-body",
+        {"docs/leaf.md": card("Leaf", body="# Leaf\n\x00caf\xe9 [[goal]]\n").encode("latin-1")},
+        (
+            (("check",), 1),  # fills the cache with the body's finding
+            (("status",), 0),  # which must not fail the front-matter readers
+            (("next",), 0),
+            (("run", "goal", "--dry-run"), 1),
+        ),
+        "leaf.md",
+        sequential=True,
+    ),
+    Case(
         "lone-surrogate-escape",
         {"docs/leaf.md": card("Leaf", extra='x: "\\ud800"')},
         every(1),
