@@ -401,11 +401,26 @@ def _has_comment(lines: Sequence[_Line], node: yaml.Node) -> bool:
 def _checked(name: str, value: object) -> Value:
     if isinstance(value, datetime):
         raise CardEditError(f"`{name}`: a card stores a day (YYYY-MM-DD), not a timestamp")
-    if isinstance(value, str | date):
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        _encodable(name, value)
         return value
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        for item in value:
+            _encodable(name, item)
         return list(value)
     raise CardEditError(f"`{name}`: mikado writes strings, dates and lists of strings only")
+
+
+def _encodable(name: str, text: str) -> None:
+    # Undecodable command-line bytes arrive as lone surrogates, which UTF-8 cannot hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CardEditError(
+            f"`{name}` holds text that is not valid UTF-8 (undecodable bytes?)"
+        ) from None
 
 
 def _same(current: Any, wanted: Value) -> bool:

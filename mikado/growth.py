@@ -43,6 +43,21 @@ def stem_problem(stem: str) -> str | None:
     bad = _BAD_STEM.search(stem)
     if bad:
         return f"a stem cannot contain `{bad.group()}` (it is a file name and a link target)"
+    if not stem.isprintable():
+        # Also lone surrogates: the command line's undecodable bytes, which no UTF-8 body
+        # could ever link to.
+        return "a stem must be printable UTF-8 text"
+    return None
+
+
+def title_problem(title: str) -> str | None:
+    """Why ``title`` cannot be a card's title, or ``None``."""
+    if not title.strip():
+        return "a title must not be empty"
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a title must be UTF-8 text (the command line held undecodable bytes)"
     return None
 
 
@@ -194,6 +209,9 @@ def new_card(
     card, else the docs root), required by each of ``required_by`` and linked from them and
     from its category index."""
     check_new_stem(stem, docs)
+    problem = title_problem(title)
+    if problem:
+        raise UsageError(f"--title: {problem}")
     for name in (*requires, *required_by):
         if docs.card(name) is None:
             raise UsageError(f"no card `{name}` under {docs.root}")

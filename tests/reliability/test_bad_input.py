@@ -440,6 +440,17 @@ CASES: list[Case] = [
         None,
     ),
     Case(
+        "new-stem-or-title-with-undecodable-bytes",
+        {},
+        (
+            # How Python hands over command-line bytes that are not UTF-8: lone surrogates.
+            (("new", "extra", "--title", "caf\udce9"), 2),
+            (("new", "caf\udce9", "--title", "Cafe"), 2),
+            (("new", "extra", "--title", " "), 2),
+        ),
+        None,
+    ),
+    Case(
         "new-stem-that-exists",
         {},
         ((("new", "leaf", "--title", "Again"), 2),),
