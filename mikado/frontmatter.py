@@ -196,11 +196,17 @@ def parse_block(block: Block) -> dict[str, Any]:
         raise FrontMatterError(f"front-matter is not valid YAML: {problem}", line) from None
     except yaml.YAMLError as exc:
         raise FrontMatterError(f"front-matter is not valid YAML: {exc}", block.first_line) from None
-    except (ValueError, TypeError, OverflowError) as exc:
-        # An explicit tag the value does not fit (`!!int abc`): PyYAML gives no line here.
-        raise FrontMatterError(f"front-matter is not valid YAML: {exc}", block.first_line) from None
     except RecursionError:
         raise FrontMatterError("front-matter nests too deeply to parse", block.first_line) from None
+    except Exception as exc:
+        # A value its explicit tag does not fit: PyYAML's constructors let plain Python errors
+        # out, without a line (`!!int abc` ValueError, an empty `!!float` IndexError, `!!bool`
+        # KeyError, `!!timestamp` AttributeError).
+        detail = f" ({exc})" if isinstance(exc, ValueError | OverflowError) else ""
+        raise FrontMatterError(
+            f"front-matter is not valid YAML: a value does not fit its `!!` tag{detail}",
+            _tag_line(block),
+        ) from None
     if value is None:
         return {}
     if "*" in block.text:  # no alias, no expansion: the common case costs one search
@@ -252,6 +258,14 @@ def check_expansion(value: object, block: Block) -> None:
         walking.add(key)
         stack.append((item, True))
         stack.extend((child, False) for child in children)
+
+
+def _tag_line(block: Block) -> int:
+    """The file line of the first explicit tag (``!!int``), the likely culprit."""
+    for index, text in enumerate(block.text.split("\n")):
+        if "!" in text:
+            return block.first_line + index
+    return block.first_line
 
 
 def _alias_line(block: Block) -> int:

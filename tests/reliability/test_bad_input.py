@@ -148,6 +148,23 @@ CASES: list[Case] = [
         "leaf.md",
     ),
     Case(
+        "yaml-empty-float-tag",
+        {"docs/leaf.md": card("Leaf", extra="x: !!float")},
+        every(1),
+        "leaf.md",
+        6,
+    ),
+    Case(
+        "yaml-empty-bool-and-timestamp-tags",
+        {
+            "docs/leaf.md": card("Leaf", extra="x: !!bool"),
+            "docs/goal.md": card("Goal", requires=("leaf",), extra="y: !!timestamp"),
+        },
+        every(1),
+        "leaf.md",
+        6,
+    ),
+    Case(
         "yaml-unhashable-key",
         {"docs/leaf.md": card("Leaf", extra="? [a, b]\n: c")},
         every(1),
