@@ -42,6 +42,10 @@ _NOTHING: Mapping[str, Value] = MappingProxyType({})
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _ITEM_PREFIX = re.compile(r"([ \t]*)-([ \t]+)\Z")
 _DEFAULT_ITEM_PREFIX = "  - "
+# What loading YAML raises: besides YAMLError, PyYAML's constructors let any plain Python error
+# out for a value its explicit tag does not fit (`!!int abc` ValueError, `!!int` IndexError,
+# `!!bool` KeyError, ...), and deep nesting raises RecursionError.
+_LOAD_ERRORS = (Exception,)
 # Line breaks YAML honours but ``str.split("\n")`` does not: with them, node lines and our
 # lines would disagree, so such a block is refused instead of guessed at.
 _FOREIGN_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
@@ -157,7 +161,7 @@ class _BlockEditor:
         try:
             root = loader.get_single_node()
             meta = loader.construct_document(root) if root is not None else {}
-        except (yaml.YAMLError, RecursionError):
+        except _LOAD_ERRORS:
             meta = None
         finally:
             loader.dispose()
@@ -439,7 +443,7 @@ def _same(current: Any, wanted: Value) -> bool:
 def _loads(text: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
+    except _LOAD_ERRORS:
         return None
 
 
