@@ -63,11 +63,23 @@ def action_names(folder: Path) -> frozenset[str]:
     )
 
 
-class ActionRegistry:
-    """Imports action modules on demand, each once; thread-safe."""
+# The longest a module may take to import. Imports do no real work, so one that takes this
+# long is stuck (waiting on the network, a lock, an endless loop); without a limit it would
+# hang `run` and even `run --dry-run` before any card is touched. A shorter `timeout` wins.
+IMPORT_TIMEOUT = 30.0
 
-    def __init__(self, folder: Path):
+
+class ActionRegistry:
+    """Imports action modules on demand, each once; thread-safe.
+
+    Each import runs in a daemon thread and may take ``import_timeout`` seconds: a module
+    still importing then is reported as a load error. Its thread cannot be stopped, but it
+    is abandoned, and nothing of the module ever runs.
+    """
+
+    def __init__(self, folder: Path, *, import_timeout: float = IMPORT_TIMEOUT):
         self.folder = folder
+        self.import_timeout = import_timeout
         self._names = action_names(folder)
         self._loaded: dict[str, Action] = {}
         self._lock = threading.Lock()
@@ -79,8 +91,31 @@ class ActionRegistry:
         with self._lock:
             action = self._loaded.get(name)
             if action is None:
-                action = self._loaded[name] = _load(name, self.folder / f"{name}.py")
+                action = self._loaded[name] = self._import(name, self.folder / f"{name}.py")
             return action
+
+    def _import(self, name: str, path: Path) -> Action:
+        outcome: list[Action | BaseException] = []
+
+        def target() -> None:
+            try:
+                outcome.append(_load(name, path))
+            except BaseException as exc:  # handed to the waiting thread, which raises it
+                outcome.append(exc)
+
+        worker = threading.Thread(target=target, name=f"mikado import {name}", daemon=True)
+        worker.start()
+        worker.join(self.import_timeout)
+        if not outcome:
+            raise ActionLoadError(
+                f"action `{name}` did not finish importing within {self.import_timeout:g} s; "
+                "do the work in apply(ctx), not at import time",
+                path=str(path),
+            )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def load_all(self, names: Iterable[str]) -> dict[str, Action]:
         """Load every named action, reporting every module that fails, not just the first."""

@@ -178,6 +178,9 @@ def build_card(
         if value is not None and not (isinstance(value, str) and value):
             wrong(key, "a non-empty string")
             value = None
+        elif key == "action" and value is not None and ("/" in value or value.startswith(".")):
+            wrong(key, "the name of a module in the actions folder (no folders)")
+            value = None
         strings[key] = value
 
     card = Card(

@@ -8,6 +8,7 @@ A typo must never weaken the gate, so every key is checked and an unknown one is
 from __future__ import annotations
 
 import contextlib
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -139,7 +140,8 @@ def _read_tables(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from None
+        message, line = _toml_problem(exc)
+        raise ConfigError(message, path=str(path), line=line) from None
 
     if path.name == PYPROJECT:
         tool = data.get("tool", {})
@@ -174,6 +176,18 @@ def _read_tables(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         _refuse_literal_secrets(value, f"[{name}]", path)
     _check_keys(mikado, where, path)
     return mikado, settings
+
+
+_TOML_PLACE = re.compile(r" \(at line (\d+), column (\d+)\)$")
+
+
+def _toml_problem(exc: tomllib.TOMLDecodeError) -> tuple[str, int | None]:
+    """tomllib's message, with the line it ends with moved to where `file:line` shows it."""
+    message = str(exc)
+    place = _TOML_PLACE.search(message)
+    if place is None:
+        return f"invalid TOML: {message}", None
+    return f"invalid TOML: {message[: place.start()]} (column {place[2]})", int(place[1])
 
 
 _KNOWN_KEYS = frozenset(

@@ -23,7 +23,13 @@ import yaml
 
 from mikado.atomic import write_atomic
 from mikado.errors import CardEditError
-from mikado.frontmatter import Block, FrontMatterError, parse_block, split_bytes
+from mikado.frontmatter import (
+    Block,
+    FrontMatterError,
+    check_expansion,
+    parse_block,
+    split_bytes,
+)
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -36,6 +42,10 @@ _NOTHING: Mapping[str, Value] = MappingProxyType({})
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _ITEM_PREFIX = re.compile(r"([ \t]*)-([ \t]+)\Z")
 _DEFAULT_ITEM_PREFIX = "  - "
+# What loading YAML raises: besides YAMLError, PyYAML's constructors let any plain Python error
+# out for a value its explicit tag does not fit (`!!int abc` ValueError, `!!int` IndexError,
+# `!!bool` KeyError, ...), and deep nesting raises RecursionError.
+_LOAD_ERRORS = (Exception,)
 # Line breaks YAML honours but ``str.split("\n")`` does not: with them, node lines and our
 # lines would disagree, so such a block is refused instead of guessed at.
 _FOREIGN_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
@@ -151,10 +161,15 @@ class _BlockEditor:
         try:
             root = loader.get_single_node()
             meta = loader.construct_document(root) if root is not None else {}
-        except (yaml.YAMLError, RecursionError):
+        except _LOAD_ERRORS:
             meta = None
         finally:
             loader.dispose()
+        if isinstance(meta, dict) and "*" in self.block.text:
+            try:
+                check_expansion(meta, self.block)
+            except FrontMatterError as exc:
+                raise CardEditError(exc.message, path=self.where, line=exc.line) from None
         if not isinstance(meta, dict):
             try:  # parse_block words the problem and finds its line in the file
                 parse_block(self.block)
@@ -390,11 +405,26 @@ def _has_comment(lines: Sequence[_Line], node: yaml.Node) -> bool:
 def _checked(name: str, value: object) -> Value:
     if isinstance(value, datetime):
         raise CardEditError(f"`{name}`: a card stores a day (YYYY-MM-DD), not a timestamp")
-    if isinstance(value, str | date):
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        _encodable(name, value)
         return value
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        for item in value:
+            _encodable(name, item)
         return list(value)
     raise CardEditError(f"`{name}`: mikado writes strings, dates and lists of strings only")
+
+
+def _encodable(name: str, text: str) -> None:
+    # Undecodable command-line bytes arrive as lone surrogates, which UTF-8 cannot hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CardEditError(
+            f"`{name}` holds text that is not valid UTF-8 (undecodable bytes?)"
+        ) from None
 
 
 def _same(current: Any, wanted: Value) -> bool:
@@ -413,7 +443,7 @@ def _same(current: Any, wanted: Value) -> bool:
 def _loads(text: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
+    except _LOAD_ERRORS:
         return None
 
 

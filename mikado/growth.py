@@ -5,6 +5,7 @@ and from its category index.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,21 @@ def stem_problem(stem: str) -> str | None:
     bad = _BAD_STEM.search(stem)
     if bad:
         return f"a stem cannot contain `{bad.group()}` (it is a file name and a link target)"
+    if not stem.isprintable():
+        # Also lone surrogates: the command line's undecodable bytes, which no UTF-8 body
+        # could ever link to.
+        return "a stem must be printable UTF-8 text"
+    return None
+
+
+def title_problem(title: str) -> str | None:
+    """Why ``title`` cannot be a card's title, or ``None``."""
+    if not title.strip():
+        return "a title must not be empty"
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a title must be UTF-8 text (the command line held undecodable bytes)"
     return None
 
 
@@ -163,6 +179,21 @@ def grow(
     return NewCard(stem, rel, index)
 
 
+def _folder_prefix(folder: Path, root: Path) -> str:
+    """``folder`` as a prefix of paths below ``root`` ("" for the root itself), refusing one
+    that leaves the root. Both are resolved first: ``docs/../x`` and a link out of the tree
+    lie inside the root only on paper, and the card would be written elsewhere."""
+    real_root = Path(os.path.realpath(root))
+    target = Path(os.path.realpath(folder.absolute()))
+    try:
+        base = target.relative_to(real_root)
+    except ValueError:
+        raise UsageError(f"--dir {folder} is outside the docs root {root}") from None
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--dir {folder} is not a folder")
+    return "" if str(base) == "." else base.as_posix() + "/"
+
+
 def new_card(
     config: Config,
     docs: Docs,
@@ -178,16 +209,14 @@ def new_card(
     card, else the docs root), required by each of ``required_by`` and linked from them and
     from its category index."""
     check_new_stem(stem, docs)
+    problem = title_problem(title)
+    if problem:
+        raise UsageError(f"--title: {problem}")
     for name in (*requires, *required_by):
         if docs.card(name) is None:
             raise UsageError(f"no card `{name}` under {docs.root}")
     if folder is not None:
-        target = folder.absolute()
-        try:
-            base = target.relative_to(docs.root)
-        except ValueError:
-            raise UsageError(f"--dir {folder} is outside the docs root {docs.root}") from None
-        prefix = "" if str(base) == "." else base.as_posix() + "/"
+        prefix = _folder_prefix(folder, docs.root)
     elif required_by:
         parent = str(PurePosixPath(docs.cards[required_by[0]].path).parent)
         prefix = "" if parent == "." else parent + "/"

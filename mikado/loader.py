@@ -19,7 +19,7 @@ from mikado.errors import DocsError
 from mikado.findings import Finding, Severity, error, warning
 from mikado.graph import MAX_CYCLES, Graph
 from mikado.rules import GRAPH_FIELDS, GRAPH_RULES
-from mikado.scan import DocScan, Row, RowReader, ScanOptions, scan_doc, to_row
+from mikado.scan import BODY, DocScan, Row, RowReader, ScanOptions, scan_doc, to_row
 from mikado.workers import scan_rows
 
 
@@ -137,6 +137,10 @@ def load_docs(config: Config, *, strict_graph: bool = False, links: bool = False
 
 
 def breaks_graph(finding: Finding) -> bool:
+    if finding.rule == "unreadable" and finding.target == BODY:
+        # Only `check` reads bodies: were this fatal, `status` would fail after a `check`
+        # (whose scan it then reads from the cache) and pass before one.
+        return False
     if finding.rule == "field-type":
         return finding.target in GRAPH_FIELDS
     return finding.rule in GRAPH_RULES

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from mikado.actions import Action, ActionRegistry, action_name
+from mikado.actions import IMPORT_TIMEOUT, Action, ActionRegistry, action_name
 from mikado.card import Card
 from mikado.chains import Chain, Plan, State
 from mikado.check import check_docs
@@ -197,7 +197,7 @@ def prepare(config: Config, goal: str, options: RunOptions) -> Prepared:
     if options.only is not None:
         members = [_only(chain, options.only)]
 
-    registry = ActionRegistry(config.actions)
+    registry = ActionRegistry(config.actions, import_timeout=min(config.timeout, IMPORT_TIMEOUT))
     wanted = [
         action_name(card.stem, card.action)
         for card in members

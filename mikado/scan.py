@@ -137,6 +137,10 @@ def _read_file(path: str) -> bytes:
         os.close(fd)
 
 
+# The `target` of a finding about the body rather than the front-matter.
+BODY = "body"
+
+
 @dataclass(frozen=True, slots=True)
 class _BadBytes:
     line: int
@@ -148,6 +152,7 @@ class _BadBytes:
             path,
             self.line,
             f"not UTF-8 text (byte 0x{self.byte:02x}); save the file as UTF-8",
+            BODY,
         )
 
 

@@ -139,6 +139,12 @@ def _failure_notes(
     return notes
 
 
+# How deep the tree indents. Each level adds four columns, so a 10,000-deep chain drawn in
+# full would print 200 MB of leading spaces; below this depth the lines stop moving right and
+# say their depth instead.
+MAX_INDENT = 24
+
+
 def status_tree(
     chain: Chain,
     failures: Mapping[str, Failure],
@@ -146,22 +152,25 @@ def status_tree(
     marks: Mapping[State, str] = MARKS,
 ) -> list[str]:
     """The chain as a tree from the goal down to its leaves; a card reached twice (a shared
-    prerequisite) is drawn in full once and referred to after that."""
+    prerequisite) is drawn in full once and referred to after that. Levels below
+    :data:`MAX_INDENT` are drawn at its indentation, each line ending in its depth."""
     cards = {card.stem: card for card in chain.cards}
     branch = chain.goal.branch or "no branch yet"
     lines = [f"{chain.goal.title or chain.goal.stem} — {chain.done}/{chain.total} done, {branch}"]
     drawn: set[str] = set()
     # Iterative depth-first walk (a 10,000-deep chain must not hit the recursion limit);
-    # each entry is (stem, prefix for its own line, prefix for its children).
-    stack: list[tuple[str, str, str]] = [(chain.goal.stem, "", "")]
+    # each entry is (stem, prefix for its own line, prefix for its children, depth).
+    stack: list[tuple[str, str, str, int]] = [(chain.goal.stem, "", "", 0)]
     while stack:
-        stem, own, children = stack.pop()
+        stem, own, children, depth = stack.pop()
         card = cards[stem]
         state = chain.state(stem)
         label = f"{marks[state]} {stem}"
         if card.title:
             label += f" — {card.title}"
         text = f"{own}{style(label, state)}  [{state.value}]"
+        if depth > MAX_INDENT:
+            text += f"  (depth {depth})"
         if stem in drawn and card.requires:
             lines.append(f"{text} (prerequisites shown above)")
             continue
@@ -172,11 +181,16 @@ def status_tree(
         requires = [r for r in card.requires if r in cards]
         for index in range(len(requires) - 1, -1, -1):
             last = index == len(requires) - 1
+            if depth >= MAX_INDENT:
+                # Past the deepest indentation: children line up under this card.
+                stack.append((requires[index], own, children, depth + 1))
+                continue
             stack.append(
                 (
                     requires[index],
                     children + ("└── " if last else "├── "),
                     children + ("    " if last else "│   "),
+                    depth + 1,
                 )
             )
     return lines

@@ -96,7 +96,7 @@ BROKEN: dict[str, tuple[dict[str, str | bytes], list[Finding]]] = {
     ),
     "unreadable-body": (
         {"a.md": doc("A", "fine\ncaf\xe9 [[b]]\n").encode("latin-1"), "b.md": doc("B")},
-        [("unreadable", "a.md", 7, None)],
+        [("unreadable", "a.md", 7, "body")],
     ),
 }
 
