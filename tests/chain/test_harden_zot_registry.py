@@ -72,8 +72,9 @@ def test_the_chain_hardens_zot_and_a_recheck_changes_nothing(chain_lab: ChainLab
     )
     for text in (nix, dagger):
         assert "ZOT_CI_API_KEY: ${{ secrets.ZOT_CI_API_KEY }}" in text
-        # enforce-tag-immutability: the guard comes right before the push
-        assert text.index("# mikado: tag guard") < text.index("ZOT_CI_API_KEY:")
+    # enforce-tag-immutability: the guard comes in the push script, right before the push
+    assert nix.index("# mikado: tag guard end") < nix.index("skopeo copy")
+    assert dagger.index("# mikado: tag guard end") < dagger.index("dagger call publish")
     assert "# Build the image as a docker archive" in nix  # comments survive
     assert "runs-on: nix  # the runner that has a Nix store" in nix
     # the goal pushed one probe tag as the CI identity; the overwrite was refused
@@ -213,7 +214,7 @@ def test_a_dry_run_shows_the_changes_and_makes_none(chain_lab: ChainLab) -> None
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "create oauth2 provider zot" in out and "(mode 0600)" in out
-    assert "+      - name: Refuse to overwrite an existing version tag" in out
+    assert "+          # mikado: tag guard (card enforce-tag-immutability) begin" in out
     assert '+          skopeo copy --dest-creds "ci-bot:${ZOT_CI_API_KEY}"' in out
     assert "set the Forgejo Actions secret ZOT_CI_API_KEY of repository ops/infra" in out
     assert "harden-zot-registry: not rehearsed (waits for" in out
