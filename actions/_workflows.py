@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from mikado.errors import ConfigError
 
@@ -236,11 +237,29 @@ def edited(text: str, path: Path, edit: Edit) -> str:
 # Credentials (wire-ci-registry-auth)
 
 
-def _literal_like(original: Any, text: str) -> Any:
-    return (
-        LiteralScalarString(text)
-        if "\n" in text or isinstance(original, LiteralScalarString)
-        else text
+def _set_script(step: CommentedMap, script: str) -> None:
+    """Put ``script`` into ``step["run"]``, as a block scalar once it has several lines.
+
+    A one-line ``run:`` that becomes a block keeps its end-of-line comment as a line above
+    ``run:``; left where it was, it would come out below the script, describing nothing.
+    """
+    old = step["run"]
+    if "\n" not in script and not isinstance(old, LiteralScalarString):
+        step["run"] = script
+        return
+    step["run"] = LiteralScalarString(script)
+    tokens = step.ca.items.get("run")
+    token = tokens[2] if tokens and len(tokens) > 2 else None
+    if isinstance(old, LiteralScalarString) or not isinstance(token, CommentToken):
+        return
+    comment, _, rest = token.value.partition("\n")
+    if not comment.startswith("#"):
+        return
+    # What follows the end-of-line comment (comment lines above the next step) stays put,
+    # without the newline that ended the one-line value, at its own indentation.
+    tokens[2] = CommentToken(rest, CommentMark(0)) if rest else None
+    step.yaml_set_comment_before_after_key(
+        "run", before=comment.lstrip("#").strip(), indent=step.lc.col
     )
 
 
@@ -298,12 +317,14 @@ def credentials_edit(registry_host: str, user: str, variable: str, secret: str) 
             new = _with_skopeo_credentials(script, registry_host, f"{user}:${{{variable}}}")
             new = _with_dagger_credentials(new, registry_host, user, variable)
             if new != script:
-                step["run"] = _literal_like(script, new)
+                _set_script(step, new)
                 changed = True
             env = step.get("env")
             if not isinstance(env, dict):
                 env = CommentedMap()
-                step.insert(_position_before(step, "run"), "env", env)
+                env[variable] = reference
+                _insert_before(step, "run", "env", env)
+                changed = True
             if env.get(variable) != reference:
                 env[variable] = reference
                 changed = True
@@ -312,9 +333,35 @@ def credentials_edit(registry_host: str, user: str, variable: str, secret: str) 
     return edit
 
 
-def _position_before(mapping: CommentedMap, key: str) -> int:
+def _insert_before(mapping: CommentedMap, key: str, new_key: str, value: CommentedMap) -> None:
+    """Insert ``new_key: value`` before ``key``, keeping the comment lines above ``key`` above
+    it: ruamel.yaml keeps them with the entry before ``key``, so they would describe the new
+    entry instead."""
     keys = list(mapping)
-    return keys.index(key) if key in keys else len(keys)
+    position = keys.index(key) if key in keys else len(keys)
+    above = _take_comment_lines(mapping, keys[position - 1]) if position > 0 else ""
+    mapping.insert(position, new_key, value)
+    if above and value:
+        last = list(value)[-1]
+        value.ca.items[last] = [None, None, CommentToken("\n" + above, CommentMark(0)), None]
+
+
+def _take_comment_lines(mapping: CommentedMap, key: Any) -> str:
+    """Remove and return the whole comment lines that follow ``mapping[key]``; ruamel.yaml
+    holds them on the last entry of the deepest mapping that ends there."""
+    value = mapping[key]
+    if isinstance(value, CommentedMap) and value:
+        return _take_comment_lines(value, list(value)[-1])
+    if isinstance(value, CommentedSeq):
+        return ""  # not worth chasing: such steps put nothing between a list and `run:`
+    tokens = mapping.ca.items.get(key)
+    token = tokens[2] if tokens and len(tokens) > 2 else None
+    if not isinstance(token, CommentToken) or "\n" not in token.value:
+        return ""
+    # The token's first line ends the `key: value` line (an end-of-line comment, or nothing).
+    end_of_line, _, lines = token.value.partition("\n")
+    token.value = end_of_line + "\n"
+    return lines
 
 
 # ---------------------------------------------------------------------------------------
@@ -379,12 +426,16 @@ def _without_guards(script: str) -> str:
 
 
 def _line_start(script: str, offset: int) -> int:
-    """Where the line holding ``offset`` starts, going back over continued lines, so the
-    guard goes before the whole command and never into the middle of one."""
+    """Where the guard for the command at ``offset`` goes: the start of its line, going back
+    over continued lines (never into the middle of a command) and then over the comment lines
+    right above it, which describe the push and must stay with it."""
     start = script.rfind("\n", 0, offset) + 1
     while start > 0:
         previous = script.rfind("\n", 0, start - 1) + 1
-        if not script[previous : start - 1].rstrip().endswith(("\\", "&&", "||", "|")):
+        line = script[previous : start - 1].strip()
+        continued = line.endswith(("\\", "&&", "||", "|"))
+        comment = line.startswith("#") and not (previous == 0 and line.startswith("#!"))
+        if not (continued or comment):
             break
         start = previous
     return start
@@ -424,7 +475,7 @@ def guard_edit(registry_host: str, registry_url: str) -> Edit:
             script = step["run"]
             new = guarded_script(script, registry_host, registry_url)
             if new != script:
-                step["run"] = _literal_like(script, new)
+                _set_script(step, new)
                 changed = True
         return changed
 

@@ -118,6 +118,53 @@ def test_a_guard_step_of_an_earlier_version_is_replaced_by_the_block(
     assert both(workflows, old) == both(workflows, text)
 
 
+COMMENTED_WORKFLOW = """\
+jobs:
+  publish:
+    steps:
+      - name: Publish  # with Dagger
+        with:
+          retries: 2
+        # dagger reads the registry address from its arguments
+        run: |
+          #!/bin/sh
+          tag="${{ github.ref_name }}"
+          # publish the version tag
+          dagger call publish --registry HOST \\
+            --image infra/api --tag "$tag"
+      # Mirrors the image; its only comment is on the run line.
+      - name: Mirror
+        run: skopeo copy docker-archive:result docker://HOST/mirror/api:v1  # mirror
+"""
+
+
+def test_comments_stay_with_what_they_describe(workflows: ModuleType) -> None:
+    edited = both(workflows, COMMENTED_WORKFLOW.replace("HOST", HOST))
+    # the comment above `run:` is still above it, not above the credentials' env
+    assert (
+        "        # dagger reads the registry address from its arguments\n        run: |" in edited
+    )
+    assert "      - name: Publish  # with Dagger\n        with:\n          retries: 2\n" in edited
+    # the comment above the push command is still above it, not above the guard
+    assert "          # publish the version tag\n          dagger call publish" in edited
+    assert "          #!/bin/sh\n          tag=" in edited
+    assert edited.index(workflows.GUARD_END) < edited.index("# publish the version tag")
+    assert (
+        "      # Mirrors the image; its only comment is on the run line.\n      - name: Mirror\n"
+        in (edited)
+    )
+    # a one-line `run:` turned into a block keeps its end-of-line comment, above it
+    assert (
+        "          ZOT_CI_API_KEY: ${{ secrets.ZOT_CI_API_KEY }}\n        # mirror\n        run: |"
+        in (edited)
+    )
+    assert both(workflows, edited) == edited
+    guard = workflows.guard_edit(HOST, f"https://{HOST}")
+    wire = workflows.credentials_edit(HOST, "ci-bot", "ZOT_CI_API_KEY", "ZOT_CI_API_KEY")
+    text = COMMENTED_WORKFLOW.replace("HOST", HOST)
+    assert workflows.edited(workflows.edited(text, PATH, guard), PATH, wire) == edited
+
+
 # ---------------------------------------------------------------------------------------
 # The guard, executed
 
