@@ -105,17 +105,23 @@ def _quote_of(word: str) -> str:
 
 
 def _skopeo_push(command: str, host: str) -> tuple[str, str, tuple[str, str]] | None:
-    destination = re.search(
+    words = re.findall(_WORD, command)
+    comment = next((i for i, word in enumerate(words) if word.startswith("#")), len(words))
+    if comment < 3:
+        return None
+    # `skopeo copy [options] SOURCE DESTINATION`: only the last word says where it pushes; a
+    # source in this registry (a copy out of it, or a mirror within it) is only read.
+    destination = words[comment - 1]
+    pushed = re.fullmatch(
         rf"docker://{re.escape(host)}/((?:\$\{{\{{[^}}]*\}}\}}|[^\s\"':@])+)"
         rf":((?:\$\{{\{{[^}}]*\}}\}}|[^\s\"'])+)",
-        command,
+        _unquote(destination),
     )
-    if destination is None:
+    if pushed is None:
         return None
-    # Both words stand inside the one `docker://...` word, so they share its quoting.
-    before = command[destination.start() - 1 : destination.start()]
-    quote = before if before in ('"', "'") else ""
-    return destination.group(1), destination.group(2), (quote, quote)
+    # Both stand inside the one destination word, so they share its quoting.
+    quote = _quote_of(destination)
+    return pushed.group(1), pushed.group(2), (quote, quote)
 
 
 def _dagger_push(command: str, host: str) -> tuple[str, str, tuple[str, str]] | None:

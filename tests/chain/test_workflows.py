@@ -101,6 +101,29 @@ def test_the_guard_goes_into_the_push_script_before_each_push(workflows: ModuleT
     assert script.count(workflows.GUARD_BEGIN) == 2
 
 
+@pytest.mark.parametrize(
+    ("command", "pushed"),
+    [
+        # a mirror within the registry pushes to its destination, not its source
+        ("skopeo copy docker://HOST/infra/app:v1 docker://HOST/mirror/app:v1", "mirror/app:v1"),
+        ('skopeo copy --all docker://HOST/a:v1 "docker://HOST/b:${TAG}"  # copy', "b:${TAG}"),
+        # a copy out of the registry pushes elsewhere
+        ("skopeo copy docker://HOST/infra/app:v1 docker://ghcr.io/infra/app:v1", None),
+    ],
+)
+def test_a_skopeo_push_is_its_destination(
+    workflows: ModuleType, command: str, pushed: str | None
+) -> None:
+    script = command.replace("HOST", HOST)
+    found = [f"{c.repository}:{c.tag}" for c in workflows.push_commands(script, HOST)]
+    assert found == ([pushed] if pushed else [])
+    guarded = workflows.guarded_script(script, HOST, f"https://{HOST}")
+    if pushed:
+        assert f'mikado_image="{pushed.split(":")[0]}"' in guarded
+    else:
+        assert guarded == script
+
+
 def test_a_guard_step_of_an_earlier_version_is_replaced_by_the_block(
     workflows: ModuleType,
 ) -> None:
