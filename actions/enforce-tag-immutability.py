@@ -19,7 +19,7 @@ import _zot_chain as chain
 from mikado.errors import ConfigError
 from mikado.services import zot_config
 
-SETTINGS = ("zot", "ci")
+SETTINGS = chain.settings_tables("zot", "ci")
 SUPPORTS_DRY_RUN = True
 
 # zot 2.1 opens /metrics under accessControl only to the users listed in metrics.users, and

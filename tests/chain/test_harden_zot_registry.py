@@ -163,6 +163,25 @@ def test_an_unknown_group_fails_before_anything_is_written(chain_lab: ChainLab) 
     assert lab.writes() == [] and not lab.credentials_file.exists()
 
 
+def test_a_misspelt_setting_stops_the_run_before_any_card(chain_lab: ChainLab) -> None:
+    lab = chain_lab
+    config = lab.tree.root / "mikado.toml"
+    text = config.read_text().replace("live_timeout = 10\n", 'reload_comand = ["true"]\n')
+    text = text.replace(
+        'repository = "ops/infra"\n', 'repository = "ops/infra"\nci_credentials_name = "X"\n'
+    )
+    config.write_text(text)
+    files = lab.files()
+    result = lab.run("--yes")
+    assert result.returncode == 2, result.stderr
+    assert f"mikado: {config}: " in result.stderr
+    assert "unknown key `reload_comand` in [zot]" in result.stderr
+    assert "did you mean `reload_command`?" in result.stderr
+    assert "unknown key `ci_credentials_name` in [forgejo]" in result.stderr
+    assert "did you mean `ci_credential_name`?" in result.stderr
+    assert lab.writes() == [] and lab.files() == files
+
+
 def test_forgejo_down_fails_the_wiring_with_the_workflows_unchanged(chain_lab: ChainLab) -> None:
     lab = chain_lab
     before = infra_files(lab)
