@@ -1,6 +1,6 @@
-"""What the four zot-chain actions share: their settings (read once, checked, with the
-defaults of CHAIN_CONFIG), the service clients built on the engine's HTTP client, and file
-writes that a dry run shows as a diff instead of making.
+"""What the four zot-chain actions share: their settings (the keys of each table, read once,
+checked, with the defaults of CHAIN_CONFIG), the service clients built on the engine's HTTP
+client, and file writes that a dry run shows as a diff instead of making.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from mikado.action_settings import TableKeys
 from mikado.atomic import write_atomic
 from mikado.errors import ConfigError
 from mikado.services.authentik import AuthentikClient
@@ -25,6 +26,54 @@ REGISTER = "register-zot-oidc-client"
 WIRE = "wire-ci-registry-auth"
 ENFORCE = "enforce-tag-immutability"
 HARDEN = "harden-zot-registry"
+
+
+# Every key each table may hold. The settings readers below read a table whole, so every
+# action reading a table accepts (and requires) the same keys; the engine refuses any other
+# key before a card runs, so a misspelt optional key is never taken for an absent one.
+TABLES: Mapping[str, TableKeys] = {
+    "authentik": TableKeys(
+        required=("url", "token"),
+        optional=(
+            "application_slug",
+            "application_name",
+            "provider_name",
+            "client_id",
+            "client_secret",
+            "admins_group",
+            "authorization_flow",
+            "invalidation_flow",
+            "signing_certificate",
+            "issuer",
+        ),
+    ),
+    # One of repository and organisation is required; forgejo_settings says which is missing.
+    "forgejo": TableKeys(
+        required=("url", "token"),
+        optional=("repository", "organisation", "ci_credential_name"),
+    ),
+    "zot": TableKeys(
+        required=("url", "config_file", "credentials_file", "ci_identity", "ci_group"),
+        optional=(
+            "external_url",
+            "credentials_path",
+            "reload_command",
+            "admins_group",
+            "ci_api_key",
+            "probe_repository",
+            "live_timeout",
+        ),
+    ),
+    "ci": TableKeys(
+        required=("repository_path", "skopeo_workflow", "dagger_workflow"),
+        optional=("registry_host",),
+    ),
+}
+
+
+def settings_tables(*names: str) -> dict[str, TableKeys]:
+    """An action's ``SETTINGS``: the tables it reads, each with all its keys."""
+    return {name: TABLES[name] for name in names}
 
 
 class Ctx(Protocol):

@@ -1,10 +1,11 @@
-"""enforce-tag-immutability: the access policy zot will enforce, and a guard before each push.
+"""enforce-tag-immutability: the access policy zot will enforce, and a guard at each push.
 
 The policy is an output (``access_control``) that harden-zot-registry writes into zot's
 configuration: anonymous read, the CI group read + create (zot asks for ``update`` to move an
 existing tag, so CI can never overwrite one), admins everything, and ``/metrics`` open to
-anonymous scrapers. The guard step in each CI workflow fails the job with a readable message
-when a version tag already exists; commit-SHA tags skip it.
+anonymous scrapers. The guard, a block in each CI push script right before the push command,
+checks the very tag the push is about to use: a version tag that already exists fails the job
+with a readable message; commit-SHA tags skip it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import _zot_chain as chain
 from mikado.errors import ConfigError
 from mikado.services import zot_config
 
-SETTINGS = ("zot", "ci")
+SETTINGS = chain.settings_tables("zot", "ci")
 SUPPORTS_DRY_RUN = True
 
 # zot 2.1 opens /metrics under accessControl only to the users listed in metrics.users, and
@@ -70,7 +71,7 @@ def apply(ctx: Any) -> dict[str, Any] | None:
     with workflows.EDIT_LOCK:
         for path, before, after in _edits(ctx):
             if chain.replace_file(ctx, path, before, after):
-                ctx.log.info("%s: guard step added before each push", path.name)
+                ctx.log.info("%s: tag guard added before each push", path.name)
     if ctx.dry_run:
         if ctx.outputs.get(ctx.stem, "access_control") != wanted:
             print(f"record output access_control: {wanted}")
@@ -83,7 +84,9 @@ def verify(ctx: Any) -> bool:
     with workflows.EDIT_LOCK:
         missing = [path.name for path, before, after in _edits(ctx) if before != after]
     if missing:
-        raise ConfigError(f"the tag guard is missing before a push step in {', '.join(missing)}")
+        raise ConfigError(
+            f"the tag guard is missing or outdated before a push in {', '.join(missing)}"
+        )
     if ctx.outputs.get(ctx.stem, "access_control") != wanted:
         ctx.outputs.set("access_control", wanted)
     return True

@@ -28,7 +28,7 @@ from mikado.services import zot_config
 from mikado.services._http import describe_request
 from mikado.services.oci import RegistryClient
 
-SETTINGS = ("zot",)
+SETTINGS = chain.settings_tables("zot")
 SUPPORTS_DRY_RUN = True
 _POLL = 0.25
 

@@ -24,7 +24,7 @@ from mikado.services.authentik import (
 )
 from mikado.services.zot_config import credentials_file_text, write_credentials_file
 
-SETTINGS = ("authentik", "zot")
+SETTINGS = chain.settings_tables("authentik", "zot")
 SUPPORTS_DRY_RUN = True
 SCOPES = ("openid", "email", "profile")
 

@@ -21,7 +21,7 @@ import _zot_chain as chain
 
 from mikado.errors import ConfigError, MikadoError
 
-SETTINGS = ("forgejo", "zot", "ci")
+SETTINGS = chain.settings_tables("forgejo", "zot", "ci")
 SUPPORTS_DRY_RUN = True
 
 

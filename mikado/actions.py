@@ -4,8 +4,9 @@ One module per action: ``<actions>/<name>.py``, where ``name`` is the card's ``a
 or, without one, its stem (``actions/enforce-tag-immutability.py``). Files starting with ``_``
 are helpers, not actions; the actions folder is put on ``sys.path`` so an action can
 ``import _common``. A module provides ``apply(ctx)`` and may provide ``check(ctx) -> bool``,
-``verify(ctx)``, ``rollback(ctx)`` and ``SETTINGS = ("zot", ...)``, the configuration tables
-it reads. docs/actions.md is the reference for action authors.
+``verify(ctx)``, ``rollback(ctx)`` and ``SETTINGS``, the configuration tables it reads
+(``("zot", ...)``), or those tables with the keys they may hold (``{"zot": ("url", ...)}``,
+see mikado.action_settings). docs/actions.md is the reference for action authors.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mikado.action_settings import Declaration, TableKeys
 from mikado.errors import ActionLoadError
 
 MODULE_PREFIX = "mikado_actions"
@@ -40,6 +42,8 @@ class Action:
     verify: Hook | None = None
     rollback: Hook | None = None
     settings: tuple[str, ...] = ()
+    # The keys of each table that SETTINGS declares with keys; a table named only is absent.
+    setting_keys: Mapping[str, TableKeys] = field(default_factory=dict)
     # The module says `SUPPORTS_DRY_RUN = True`: its check only reads, and its apply, given
     # ctx.dry_run, prints what it would change and writes nothing. Only such actions are
     # rehearsed by `mikado run --dry-run`; an action that ignored the flag would write.
@@ -48,6 +52,9 @@ class Action:
     @property
     def can_recheck(self) -> bool:
         return self.check is not None or self.verify is not None
+
+    def declarations(self) -> list[Declaration]:
+        return [Declaration(self.name, t, self.setting_keys.get(t)) for t in self.settings]
 
 
 def action_names(folder: Path) -> frozenset[str]:
@@ -184,14 +191,7 @@ def _from_module(name: str, path: Path, module: ModuleType) -> Action:
     apply = hooks["apply"]
     if apply is None:
         raise ActionLoadError(f"action `{name}` defines no `apply(ctx)` function", path=str(path))
-    declared = getattr(module, "SETTINGS", ())
-    if isinstance(declared, str) or not (
-        isinstance(declared, tuple | list) and all(isinstance(s, str) for s in declared)
-    ):
-        raise ActionLoadError(
-            f'action `{name}`: SETTINGS must be a tuple of table names, e.g. ("zot",)',
-            path=str(path),
-        )
+    tables, keys = _settings(name, path, getattr(module, "SETTINGS", ()))
     dry_run = getattr(module, "SUPPORTS_DRY_RUN", False)
     if not isinstance(dry_run, bool):
         raise ActionLoadError(
@@ -204,8 +204,45 @@ def _from_module(name: str, path: Path, module: ModuleType) -> Action:
         check=hooks["check"],
         verify=hooks["verify"],
         rollback=hooks["rollback"],
-        settings=tuple(declared),
+        settings=tables,
+        setting_keys=keys,
         supports_dry_run=dry_run,
+    )
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, tuple | list) and all(isinstance(s, str) and s for s in value)
+
+
+def _settings(
+    name: str, path: Path, declared: object
+) -> tuple[tuple[str, ...], dict[str, TableKeys]]:
+    """SETTINGS as (table names, keys of the tables declared with keys)."""
+    if _strings(declared):
+        assert isinstance(declared, tuple | list)
+        return tuple(declared), {}
+    if isinstance(declared, Mapping) and all(isinstance(t, str) and t for t in declared):
+        keys: dict[str, TableKeys] = {}
+        for table, value in declared.items():
+            if _strings(value):
+                keys[table] = TableKeys(optional=tuple(value))
+            elif (
+                isinstance(value, TableKeys)
+                and _strings(value.required)
+                and _strings(value.optional)
+            ):
+                keys[table] = value
+            else:
+                raise ActionLoadError(
+                    f"action `{name}`: SETTINGS[{table!r}] must be a tuple of key names or "
+                    "TableKeys(required=(...), optional=(...))",
+                    path=str(path),
+                )
+        return tuple(declared), keys
+    raise ActionLoadError(
+        f'action `{name}`: SETTINGS must be a tuple of table names, e.g. ("zot",), or a '
+        'mapping of table names to their keys, e.g. {"zot": ("url", "config_file")}',
+        path=str(path),
     )
 
 

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from mikado.action_settings import check_settings
 from mikado.actions import IMPORT_TIMEOUT, Action, ActionRegistry, action_name
 from mikado.card import Card
 from mikado.chains import Chain, Plan, State
@@ -206,15 +207,21 @@ def prepare(config: Config, goal: str, options: RunOptions) -> Prepared:
     actions = registry.load_all(wanted)
     steps = _steps(members, actions, registry, options)
 
+    running = [
+        actions[name]
+        for name in dict.fromkeys(s.action for s in steps if s.will is Will.RUN and s.action)
+    ]
+    check_settings(
+        (d for action in running for d in action.declarations()),
+        config.settings,
+        source=config.source,
+    )
     masker = Masker()
     base = config.source.parent if config.source else Path.cwd()
-    settings: dict[str, Mapping[str, Mapping[str, Any]]] = {}
-    for step in steps:
-        if step.will is Will.RUN and step.action is not None and step.action not in settings:
-            action = actions[step.action]
-            settings[step.action] = resolve_tables(
-                config.settings, action.settings, base=base, masker=masker
-            )
+    settings: dict[str, Mapping[str, Mapping[str, Any]]] = {
+        action.name: resolve_tables(config.settings, action.settings, base=base, masker=masker)
+        for action in running
+    }
     return Prepared(config, docs, chain, tuple(steps), actions, settings, masker)
 
 

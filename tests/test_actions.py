@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mikado.action_settings import TableKeys
 from mikado.actions import ActionRegistry, action_names
 from mikado.errors import ActionLoadError
 
@@ -34,6 +35,28 @@ def test_a_module_provides_its_hooks_and_declared_settings(tmp_path: Path) -> No
     assert action.settings == ("authentik", "zot")
     assert action.check is not None and action.rollback is not None and action.verify is None
     assert action.can_recheck
+
+
+def test_settings_may_declare_the_keys_of_each_table(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "keyed",
+        """
+        from mikado.action_settings import TableKeys
+        SETTINGS = {
+            "zot": ("url", "external_url"),
+            "ci": TableKeys(required=("repository_path",), optional=("registry_host",)),
+        }
+        def apply(ctx): return None
+        """,
+    )
+    action = ActionRegistry(tmp_path).load("keyed")
+    assert action.settings == ("zot", "ci")
+    assert action.setting_keys == {
+        "zot": TableKeys(optional=("url", "external_url")),
+        "ci": TableKeys(required=("repository_path",), optional=("registry_host",)),
+    }
+    assert [d.keys for d in action.declarations()] == list(action.setting_keys.values())
 
 
 def test_helpers_are_not_actions_but_can_be_imported(tmp_path: Path) -> None:
@@ -69,6 +92,9 @@ def test_dataclasses_work_inside_an_action_module(tmp_path: Path) -> None:
         ("VALUE = 1 / 0\n", 1, "ZeroDivisionError: division by zero"),
         ("def check(ctx): return True\n", None, "defines no `apply(ctx)`"),
         ("SETTINGS = 'zot'\ndef apply(ctx): pass\n", None, "SETTINGS must be a tuple"),
+        ("SETTINGS = {'zot': 'url'}\ndef apply(ctx): pass\n", None, "SETTINGS['zot'] must be"),
+        ("SETTINGS = {'zot': [1]}\ndef apply(ctx): pass\n", None, "SETTINGS['zot'] must be"),
+        ("SETTINGS = {1: ()}\ndef apply(ctx): pass\n", None, "or a mapping of table names"),
         ("apply = 3\n", None, "`apply` is not a function"),
     ],
 )

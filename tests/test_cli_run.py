@@ -459,3 +459,27 @@ def test_a_dry_run_rehearses_only_ready_actions_that_support_it(tmp_path: Path) 
     assert "  goal: not rehearsed (waits for a, b)" in result.stdout
     assert tree.effects() == []
     assert tree.snapshot() == before  # no outputs.json either
+
+
+def test_a_misspelt_settings_key_exits_2_naming_the_file_table_and_key(tmp_path: Path) -> None:
+    keyed = """
+    SETTINGS = {"svc": ("url", "reload_command")}
+    def apply(ctx):
+        raise RuntimeError("must not run")
+    """
+    tree = make_tree(
+        tmp_path,
+        {"goal": {}},
+        {"goal": keyed},
+        config='[svc]\nurl = "http://svc"\nreload_comand = ["true"]\n',
+    )
+    before = tree.snapshot()
+    result = tree.mikado("run", "goal", "--yes")
+    assert result.returncode == 2, result.stderr
+    assert (
+        f"mikado: {tree.root / 'mikado.toml'}: unknown key `reload_comand` in [svc]"
+        in result.stderr
+    )
+    assert "did you mean `reload_command`?" in result.stderr
+    assert "must not run" not in result.stdout + result.stderr
+    assert tree.snapshot() == before

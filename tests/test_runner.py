@@ -13,7 +13,7 @@ import pytest
 from chain_fixtures import RECORDING_ACTION, Tree, make_tree
 
 from mikado.config import load_config
-from mikado.errors import DocsError, ExitCode, UsageError
+from mikado.errors import ConfigError, DocsError, ExitCode, UsageError
 from mikado.journal import last_failures
 from mikado.loader import load_docs
 from mikado.runner import Outcome, Runner, RunOptions, RunResult, Will, prepare
@@ -286,6 +286,34 @@ def test_a_chain_with_errors_is_refused_before_anything_runs(tmp_path: Path) -> 
         run(tree, "goal")
     assert any("title" in str(p) for p in caught.value.problems)
     assert tree.snapshot() == before
+
+
+KEYED = """
+from pathlib import Path
+LOG = Path(__file__).resolve().parent.parent / "order.log"
+SETTINGS = {"svc": ("url", "reload_command")}
+def apply(ctx):
+    with LOG.open("a") as f:
+        f.write(ctx.stem + "\\n")
+"""
+
+
+def test_an_unknown_settings_key_is_refused_before_any_card_runs(tmp_path: Path) -> None:
+    # Only `goal`, which runs after `a`, reads [svc]: its typo stops the run before `a` runs.
+    tree = make_tree(
+        tmp_path,
+        {"a": {}, "goal": {"requires": ["a"]}},
+        {"a": ORDERED, "goal": KEYED},
+        config='[svc]\nurl = "http://svc"\nreload_comand = ["true"]\n',
+    )
+    before = tree.snapshot()
+    with pytest.raises(ConfigError) as caught:
+        run(tree, "goal")
+    assert caught.value.exit_code is ExitCode.USAGE
+    assert caught.value.path == str(tree.root / "mikado.toml")
+    assert "unknown key `reload_comand` in [svc]" in str(caught.value)
+    assert "did you mean `reload_command`?" in str(caught.value)
+    assert order(tree) == [] and tree.snapshot() == before
 
 
 def test_unknown_goal_suggests_the_close_one(diamond: Tree) -> None:

@@ -72,8 +72,9 @@ def test_the_chain_hardens_zot_and_a_recheck_changes_nothing(chain_lab: ChainLab
     )
     for text in (nix, dagger):
         assert "ZOT_CI_API_KEY: ${{ secrets.ZOT_CI_API_KEY }}" in text
-        # enforce-tag-immutability: the guard comes right before the push
-        assert text.index("# mikado: tag guard") < text.index("ZOT_CI_API_KEY:")
+    # enforce-tag-immutability: the guard comes in the push script, right before the push
+    assert nix.index("# mikado: tag guard end") < nix.index("skopeo copy")
+    assert dagger.index("# mikado: tag guard end") < dagger.index("dagger call publish")
     assert "# Build the image as a docker archive" in nix  # comments survive
     assert "runs-on: nix  # the runner that has a Nix store" in nix
     # the goal pushed one probe tag as the CI identity; the overwrite was refused
@@ -162,6 +163,25 @@ def test_an_unknown_group_fails_before_anything_is_written(chain_lab: ChainLab) 
     assert lab.writes() == [] and not lab.credentials_file.exists()
 
 
+def test_a_misspelt_setting_stops_the_run_before_any_card(chain_lab: ChainLab) -> None:
+    lab = chain_lab
+    config = lab.tree.root / "mikado.toml"
+    text = config.read_text().replace("live_timeout = 10\n", 'reload_comand = ["true"]\n')
+    text = text.replace(
+        'repository = "ops/infra"\n', 'repository = "ops/infra"\nci_credentials_name = "X"\n'
+    )
+    config.write_text(text)
+    files = lab.files()
+    result = lab.run("--yes")
+    assert result.returncode == 2, result.stderr
+    assert f"mikado: {config}: " in result.stderr
+    assert "unknown key `reload_comand` in [zot]" in result.stderr
+    assert "did you mean `reload_command`?" in result.stderr
+    assert "unknown key `ci_credentials_name` in [forgejo]" in result.stderr
+    assert "did you mean `ci_credential_name`?" in result.stderr
+    assert lab.writes() == [] and lab.files() == files
+
+
 def test_forgejo_down_fails_the_wiring_with_the_workflows_unchanged(chain_lab: ChainLab) -> None:
     lab = chain_lab
     before = infra_files(lab)
@@ -213,7 +233,7 @@ def test_a_dry_run_shows_the_changes_and_makes_none(chain_lab: ChainLab) -> None
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "create oauth2 provider zot" in out and "(mode 0600)" in out
-    assert "+      - name: Refuse to overwrite an existing version tag" in out
+    assert "+          # mikado: tag guard (card enforce-tag-immutability) begin" in out
     assert '+          skopeo copy --dest-creds "ci-bot:${ZOT_CI_API_KEY}"' in out
     assert "set the Forgejo Actions secret ZOT_CI_API_KEY of repository ops/infra" in out
     assert "harden-zot-registry: not rehearsed (waits for" in out
