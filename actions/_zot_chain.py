@@ -5,7 +5,6 @@ client, and file writes that a dry run shows as a diff instead of making.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import stat
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ import httpx
 from mikado.action_settings import TableKeys
 from mikado.atomic import write_atomic
 from mikado.errors import ConfigError
+from mikado.services import zot_config
 from mikado.services.authentik import AuthentikClient
 from mikado.services.forgejo import ForgejoClient
 
@@ -308,24 +308,13 @@ def read_text(path: Path, what: str) -> str:
         raise ConfigError(f"cannot read the {what}: {error}", path=str(path)) from None
 
 
-def diff(before: str, after: str, path: Path) -> str:
-    return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True),
-            after.splitlines(keepends=True),
-            fromfile=f"{path} (now)",
-            tofile=f"{path} (after)",
-        )
-    )
-
-
 def replace_file(ctx: Ctx, path: Path, before: str, after: str) -> bool:
     """Write ``after`` over ``path`` (atomically, mode kept) unless nothing changes; a dry run
     prints the diff instead. True when the file changes (or would)."""
     if before == after:
         return False
     if ctx.dry_run:
-        print(diff(before, after, path), end="")
+        print(zot_config.unified_diff(before, after, str(path)), end="")
         return True
     write_atomic(path, after.encode("utf-8"))
     return True

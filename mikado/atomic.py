@@ -26,19 +26,24 @@ def _default_mode() -> int:
     return 0o666 & ~_umask
 
 
-def write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, exclusive: bool = False, mode: int | None = None
+) -> None:
     """Replace (or create) ``path`` with ``data``, durably.
 
-    With ``exclusive``, refuse to replace an existing file (``FileExistsError``): the rename is
-    done with ``link`` + ``unlink`` so two writers racing for a new name cannot both win.
+    The file keeps its mode (a new one gets the umask's), unless ``mode`` is given: a file
+    holding a secret must never exist, even for a moment, with wider permissions. With
+    ``exclusive``, refuse to replace an existing file (``FileExistsError``): the rename is done
+    with ``link`` + ``unlink`` so two writers racing for a new name cannot both win.
     """
     folder = path.parent
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        current = stat.S_IMODE(os.stat(path).st_mode)
         if exclusive:
             raise FileExistsError(f"{path} already exists")
     except FileNotFoundError:
-        mode = _default_mode()
+        current = _default_mode()
+    mode = current if mode is None else mode
     fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as stream:

@@ -15,15 +15,14 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mikado import atomic
 from mikado.errors import MikadoError
 
 # ---------------------------------------------------------------------------------------
@@ -542,34 +541,9 @@ def unified_diff(before: str, after: str, path: str) -> str:
 
 
 def write_atomic(path: Path | str, text: str, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``text`` so a reader sees the old file or the new, never half.
-
-    The temporary file lives in the same folder (a rename across file systems is not
-    atomic), is fsynced before the rename, and gets the old file's mode — or ``mode``, or
-    0644 for a new file.
-    """
-    target = Path(path)
-    try:
-        current_mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        current_mode = None
-    final_mode = mode if mode is not None else (current_mode if current_mode is not None else 0o644)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), final_mode)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    """Replace ``path`` with ``text`` so a reader sees the old file or the new, never half
+    (temporary file in the same folder, fsync, rename; the old mode kept unless ``mode``)."""
+    atomic.write_atomic(Path(path), text.encode("utf-8"), mode=mode)
 
 
 def credentials_file_text(client_id: str, client_secret: str) -> str:

@@ -239,11 +239,18 @@ def test_write_atomic_new_file_gets_0644(tmp_path: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
-def test_write_atomic_failure_keeps_the_old_file(tmp_path: Path) -> None:
+def test_write_atomic_failure_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "config.json"
     target.write_text("old\n")
-    with pytest.raises(TypeError):
-        write_atomic(target, b"not text")  # type: ignore[arg-type]
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_atomic(target, '{"new": true}\n')
     assert target.read_text() == "old\n"
     assert sorted(os.listdir(tmp_path)) == ["config.json"]
 
