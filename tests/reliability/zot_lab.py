@@ -67,9 +67,11 @@ def zot_chain(
     *,
     timeout: float = 60,
     validate_requests: bool = True,
+    configured_secret: bool = True,
 ) -> Iterator[ChainLab]:
-    """Emulators, an infrastructure repository and a workspace whose [authentik] table also
-    configures the OIDC client secret (as env:), so every secret of the chain is a sentinel."""
+    """Emulators, an infrastructure repository and a workspace. With ``configured_secret``
+    the [authentik] table also names the OIDC client secret (as env:), so every secret of the
+    chain is a sentinel; without, the chain generates one, as in the lab."""
     root.mkdir(parents=True, exist_ok=True)
     with (
         AuthentikEmulator(
@@ -98,10 +100,12 @@ def zot_chain(
             config = tree.root / "mikado.toml"
             text = config.read_text()
             text = text.replace("timeout = 60\n", f"timeout = {timeout:g}\n")
-            text = text.replace(
-                'token = "env:AUTHENTIK_TOKEN"\n',
-                f'token = "env:AUTHENTIK_TOKEN"\nclient_secret = "env:{OIDC_SECRET_VARIABLE}"\n',
-            )
+            if configured_secret:
+                text = text.replace(
+                    'token = "env:AUTHENTIK_TOKEN"\n',
+                    'token = "env:AUTHENTIK_TOKEN"\n'
+                    f'client_secret = "env:{OIDC_SECRET_VARIABLE}"\n',
+                )
             config.write_text(text)
             yield ChainLab(tree, infra, authentik, forgejo, zot, sentinels.environment())
         finally:
