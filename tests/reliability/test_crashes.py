@@ -82,3 +82,49 @@ def test_a_run_killed_right_after_a_card_started_reruns_it_once(tmp_path: Path, 
     resumed = tree.mikado("run", stems[-1], "--yes")
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(tree.effects()) == sorted(stems)
+
+
+# The Mikado loop's growth writes three files (the new card, the category index, the failing
+# card); a crash between any two must leave a tree the next run finishes growing.
+DISCOVERING = """
+from mikado.errors import PrerequisiteDiscovered
+
+def check(ctx):
+    return False
+
+def apply(ctx):
+    raise PrerequisiteDiscovered("create-ci-group", "Create the CI group",
+                                 "The registry rejects pushes until the CI group exists.")
+"""
+
+
+@pytest.mark.parametrize("crash_before", ["link_from_index", "require"])
+def test_a_crash_inside_growth_is_finished_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_before: str
+) -> None:
+    from mikado import growth
+    from mikado.config import load_config
+    from mikado.errors import ExitCode
+    from mikado.runner import Runner, RunOptions, prepare
+
+    tree = make_tree(tmp_path, {"wire": {}, "goal": {"requires": ["wire"]}}, {"wire": DISCOVERING})
+
+    class Killed(BaseException):
+        """Stands for SIGKILL: nothing after it runs, no handler sees it."""
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(growth, crash_before, die)
+        with pytest.raises(Killed):
+            config = load_config(cwd=tree.root)
+            Runner(prepare(config, "goal", RunOptions()), options=RunOptions()).run()
+    assert tree.card_path("create-ci-group").exists()
+
+    again = tree.mikado("run", "goal", "--yes")
+    assert again.returncode == ExitCode.PREREQUISITE, again.stderr
+    assert tree.meta("wire")["requires"] == ["create-ci-group"]
+    assert "[[create-ci-group]]" in (tree.docs / "work" / "work.md").read_text()
+    check = tree.mikado("check")
+    assert check.returncode == 0, check.stdout + check.stderr
