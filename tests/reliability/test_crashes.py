@@ -8,6 +8,7 @@ MIKADO_CRASH_SEED replays a failure; benchmarks/stress.py runs the same for hund
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -15,6 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from mikado import growth
+from mikado.config import load_config
+from mikado.errors import ExitCode
+from mikado.journal import records
+from mikado.runner import Runner, RunOptions, prepare
 from tests.chain_fixtures import make_tree
 
 from .crashing import (
@@ -102,11 +108,6 @@ def apply(ctx):
 def test_a_crash_inside_growth_is_finished_by_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_before: str
 ) -> None:
-    from mikado import growth
-    from mikado.config import load_config
-    from mikado.errors import ExitCode
-    from mikado.runner import Runner, RunOptions, prepare
-
     tree = make_tree(tmp_path, {"wire": {}, "goal": {"requires": ["wire"]}}, {"wire": DISCOVERING})
 
     class Killed(BaseException):
@@ -128,3 +129,31 @@ def test_a_crash_inside_growth_is_finished_by_the_next_run(
     assert "[[create-ci-group]]" in (tree.docs / "work" / "work.md").read_text()
     check = tree.mikado("check")
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+FAILING_WITH_A_COUNT = """
+from pathlib import Path
+
+COUNT = Path(__file__).resolve().parent.parent / "attempts"
+
+
+def apply(ctx):
+    n = int(COUNT.read_text()) + 1 if COUNT.exists() else 1
+    COUNT.write_text(str(n))
+    raise RuntimeError(f"attempt {n} failed")
+"""
+
+
+def test_a_journal_record_torn_by_a_crash_does_not_swallow_the_next(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {"a": {}}, {"a": FAILING_WITH_A_COUNT})
+    assert tree.mikado("run", "a", "--yes").returncode == 1
+    journal = tree.runtime / "journal.jsonl"
+    with journal.open("ab") as stream:  # what a crash mid-record leaves
+        stream.write(b'{"time": "2026-01-01T00:00:00+00:00", "event": "card-en')
+    assert tree.mikado("run", "a", "--yes").returncode == 1
+    status = tree.mikado("status", "a", "--format", "json")
+    (chain,) = json.loads(status.stdout)["chains"]
+    (card,) = chain["cards"]
+    assert "attempt 2 failed" in card["error"]
+    events = [r["event"] for r in records(tree.runtime)]
+    assert events[-4:] == ["run-start", "card-start", "card-end", "run-end"]
