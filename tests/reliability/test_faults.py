@@ -361,3 +361,19 @@ def test_a_slow_service_past_the_http_timeout_fails_its_card_naming_it(
         assert result.errors[stem].startswith("authentik: GET ")
         assert "ReadTimeout" in result.errors[stem]
         assert lab.tree.status(stem) == "failed"
+
+
+def test_a_card_timing_out_on_a_slow_service_says_which_request_it_waited_for(
+    tmp_path: Path,
+) -> None:
+    """The card's own timeout (here shorter than the HTTP timeout) ends the wait: the error
+    names the service and the request still in flight."""
+    with zot_chain(tmp_path, timeout=2) as lab:
+        lab.authentik.inject_fault(Fault.slow(8.0), method="GET", path_prefix="/api/v3/", times=99)
+        failed = run_chain(lab, "--keep-going")
+        lab.authentik.clear_faults()
+        assert failed.returncode == 1, explain(failed)
+        line = next(x for x in failed.stderr.splitlines() if "register-zot-oidc-client" in x)
+        assert "timed out after 2 s" in line
+        assert "waiting for authentik: GET http://127.0.0.1:" in line, line
+        assert not TRACEBACK.search(failed.stderr), explain(failed)
