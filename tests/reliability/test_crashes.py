@@ -34,7 +34,7 @@ from .crashing import (
 )
 
 SYNTHETIC_KILLS = 18
-ZOT_CHAIN_KILLS = 6
+ZOT_CHAIN_KILLS = 4
 
 
 def _seed() -> int:

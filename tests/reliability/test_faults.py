@@ -296,13 +296,6 @@ CHAIN_FAULTS = {
     "zot-get-truncated": ChainFault(
         "zot", Fault.truncated(), "GET", "/v2/_catalog", "harden-zot-registry"
     ),
-    "authentik-429-too-long": ChainFault(
-        "authentik",
-        Fault.rate_limited(retry_after=3600),
-        "GET",
-        "/api/v3/",
-        "register-zot-oidc-client",
-    ),
 }
 
 
