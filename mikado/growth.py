@@ -172,9 +172,11 @@ def grow(
                 f"({today.isoformat()}).",
             ],
         )
-        index = link_from_index(config, docs, rel, stem, title)
     else:
-        rel, index = existing.path, None
+        rel = existing.path
+    # Also for a card that exists: a run killed after writing it, before linking it, left it
+    # out of its index, and the next run only finds it there.
+    index = link_from_index(config, docs, rel, stem, title)
     require(docs, failing, stem, title, "discovered by `mikado run`", today, reopen=True)
     return NewCard(stem, rel, index)
 

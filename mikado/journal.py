@@ -41,9 +41,16 @@ class Journal:
     def record(self, event: str, **fields: Any) -> None:
         ensure_runtime(self.path.parent)
         line = json.dumps({"time": now(), "run": self.run_id, "event": event, **fields})
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        data = (line + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, (line + "\n").encode("utf-8"))
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                # A crash (or a full disk) tore the last record: end it, or this record
+                # would be glued to it and skipped with it.
+                data = b"\n" + data
+            while data:
+                data = data[os.write(fd, data) :]
         finally:
             os.close(fd)
 

@@ -7,7 +7,14 @@ What is retried:
 - ``429 Too Many Requests`` and ``503 Service Unavailable`` (the server says it did not act),
   for every method, honouring ``Retry-After``;
 - other ``5xx`` answers, for idempotent methods only: a ``POST`` that got a ``502`` may have
-  done its work, and repeating it could do it twice.
+  done its work, and repeating it could do it twice;
+- a connection reset or closed before the whole answer arrived (a reset, a truncated body),
+  for idempotent methods only, for the same reason. To see a truncated body here, where it
+  can still be retried, the transport reads an idempotent request's answer whole before
+  returning it (the APIs mikado talks to answer in kilobytes).
+
+A read that timed out is not retried: a server that did not answer within the timeout is
+unlikely to answer the next try, and each repetition would hold the run a whole timeout more.
 
 At most :data:`ATTEMPTS` tries; waits grow exponentially with jitter and are capped, and a
 ``Retry-After`` longer than :data:`MAX_WAIT` is not waited for (the answer is returned).
@@ -62,12 +69,22 @@ class RetryTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         # The body must be replayable; httpx keeps bytes content, read it once up front.
         request.read()
+        idempotent = request.method in IDEMPOTENT
         attempt = 1
         while True:
             try:
                 response = self.inner.handle_request(request)
+                if idempotent:
+                    response = _read_whole(response, request)
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 if attempt >= self.policy.attempts:
+                    raise
+                self.sleep(self._backoff(attempt))
+                attempt += 1
+                continue
+            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+                # The request may have reached the server: only an idempotent one is repeated.
+                if not idempotent or attempt >= self.policy.attempts:
                     raise
                 self.sleep(self._backoff(attempt))
                 attempt += 1
@@ -103,6 +120,22 @@ class RetryTransport(httpx.BaseTransport):
         self.inner.close()
 
 
+def _read_whole(response: httpx.Response, request: httpx.Request) -> httpx.Response:
+    """The same answer with its raw body already read, so a connection lost mid-body raises
+    here. The raw (still encoded) bytes are kept: the client decodes them as usual."""
+    try:
+        raw = b"".join(response.stream)  # type: ignore[arg-type]
+    finally:
+        response.close()
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=httpx.ByteStream(raw),
+        extensions=response.extensions,
+        request=request,
+    )
+
+
 def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     if not value:
@@ -133,6 +166,7 @@ def make_client(
     *,
     policy: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
+    timeout: httpx.Timeout = TIMEOUT,
     **options: Any,
 ) -> httpx.Client:
     """The shared client of a run. ``options`` go to :class:`httpx.Client` (tests pass a
@@ -141,7 +175,7 @@ def make_client(
     transport = RetryTransport(httpx.HTTPTransport(verify=verify), policy, sleep=sleep)
     return httpx.Client(
         transport=transport,
-        timeout=TIMEOUT,
+        timeout=timeout,
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
         **options,

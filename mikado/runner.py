@@ -51,6 +51,7 @@ from mikado.growth import NewCard, grow
 from mikado.journal import Journal
 from mikado.loader import Docs, load_docs
 from mikado.secrets import Masker, resolve_tables
+from mikado.services._http import waiting_for
 
 POLL = 0.05  # how often the main thread looks up from waiting (Ctrl-C, deadlines)
 
@@ -297,6 +298,7 @@ class _Running:
     deadline: float
     cancelled: threading.Event
     recheck: bool  # only checking a complete card: nothing to put back on Ctrl-C
+    worker: int | None = None  # the worker thread's ident, once it runs
 
 
 class Runner:
@@ -414,6 +416,7 @@ class Runner:
                 daemon=True,
             )
             worker.start()
+            entry.worker = worker.ident
 
         def finish(stem: str, outcome: Outcome, error: str | None = None, **extra: Any) -> None:
             entry = running.pop(stem)
@@ -476,6 +479,9 @@ class Runner:
                     if now >= entry.deadline:
                         entry.cancelled.set()
                         error = f"timed out after {self.config.timeout:g} s"
+                        waiting = waiting_for(entry.worker)
+                        if waiting is not None:
+                            error = self.mask(f"{error} waiting for {waiting}")
                         self._set_status(entry.step.card, "failed")
                         finish(stem, Outcome.FAILED, error)
                         unfinished.discard(stem)
