@@ -65,14 +65,19 @@ def _metrics_path(document: dict[str, Any]) -> str | None:
     return path if isinstance(path, str) and path else "/metrics"
 
 
-def _challenges(ctx: Any, zot: chain.ZotSettings) -> bool:
-    """zot serves an authenticating configuration: ``/v2/`` names the basic realm."""
+def _not_challenging(ctx: Any, zot: chain.ZotSettings) -> str | None:
+    """``None`` when zot serves an authenticating configuration (``/v2/`` names the basic
+    realm); otherwise what it did instead, so a fault is never mistaken for old configuration."""
     try:
         answer: httpx.Response = ctx.http.get(f"{zot.url}/v2/")
-    except httpx.TransportError:
-        return False
+    except httpx.TransportError as error:
+        return f"GET {zot.url}/v2/ failed: {error or type(error).__name__} (is zot running?)"
     challenge = answer.headers.get("www-authenticate", "")
-    return answer.status_code == 200 and challenge.lower().startswith("basic")
+    if answer.status_code == 200 and challenge.lower().startswith("basic"):
+        return None
+    if answer.status_code != 200:
+        return f"GET {zot.url}/v2/ answered {answer.status_code}"
+    return "it still serves a configuration without authentication (no Basic challenge on /v2/)"
 
 
 def _anonymous_get(ctx: Any, url: str, what: str) -> None:
@@ -108,8 +113,9 @@ def _holds(ctx: Any) -> list[str]:
     problems = []
     if zot_config.merge_hardening(document, _hardening(ctx, zot)) != document:
         problems.append(f"{zot.config_file} lacks the hardening")
-    if not _challenges(ctx, zot):
-        problems.append(f"zot at {zot.url} does not ask for credentials")
+    seen = _not_challenging(ctx, zot)
+    if seen is not None:
+        problems.append(f"zot at {zot.url} does not ask for credentials: {seen}")
     return problems
 
 
@@ -139,13 +145,13 @@ def _reload(ctx: Any, zot: chain.ZotSettings) -> None:
 
 def _wait_live(ctx: Any, zot: chain.ZotSettings) -> None:
     deadline = time.monotonic() + zot.live_timeout
-    while not _challenges(ctx, zot):
+    while (seen := _not_challenging(ctx, zot)) is not None:
         if time.monotonic() >= deadline or ctx.cancelled.is_set():
             raise MikadoError(
-                f"zot at {zot.url} still serves a configuration without authentication "
-                f"{zot.live_timeout:g} s after {zot.config_file} was written; check zot's log "
-                "(it refuses a configuration it cannot load, and exits when the issuer is "
-                "unreachable) and [zot] reload_command"
+                f"zot at {zot.url} is not live with the new configuration "
+                f"{zot.live_timeout:g} s after {zot.config_file} was written: {seen}; check "
+                "zot's log (it refuses a configuration it cannot load, and exits when the "
+                "issuer is unreachable) and [zot] reload_command"
             )
         ctx.cancelled.wait(_POLL)
 
@@ -213,7 +219,7 @@ def apply(ctx: Any) -> dict[str, Any] | None:
     if changed:
         zot_config.write_atomic(zot.config_file, after)
         ctx.log.info("wrote %s", zot.config_file)
-    if changed or not _challenges(ctx, zot):
+    if changed or _not_challenging(ctx, zot) is not None:
         _reload(ctx, zot)
     _wait_live(ctx, zot)
     return {"probe_tag": _prove(ctx, zot, merged)}

@@ -195,6 +195,23 @@ def test_forgejo_down_fails_the_wiring_with_the_workflows_unchanged(chain_lab: C
     assert infra_files(lab) == before
 
 
+def test_zot_down_after_the_write_is_reported_as_a_fault_not_as_old_configuration(
+    chain_lab: ChainLab,
+) -> None:
+    lab = chain_lab
+    config = lab.tree.root / "mikado.toml"
+    config.write_text(config.read_text().replace("live_timeout = 10", "live_timeout = 1"))
+    url = lab.zot.url
+    lab.zot.stop()
+    result = lab.run("--yes")
+    assert result.returncode == 1
+    assert "harden-zot-registry failed: zot at" in result.stderr
+    assert "is not live with the new configuration 1 s after" in result.stderr
+    assert f"GET {url}/v2/ failed:" in result.stderr and "(is zot running?)" in result.stderr
+    assert "without authentication" not in result.stderr
+    assert lab.tree.status("harden-zot-registry") == "failed"
+
+
 def test_a_malformed_zot_config_fails_the_goal_and_stays_as_it_was(chain_lab: ChainLab) -> None:
     lab = chain_lab
     lab.config_file.write_text('{\n  "http": {\n    "port": "5000",\n  }\n}\n')
