@@ -23,7 +23,7 @@ from mikado.config import Config
 from mikado.discover import Walk, walk
 from mikado.errors import ExitCode
 from mikado.findings import Finding, Severity, warning
-from mikado.linkcheck import LINK_RULES, LinkTree, link_findings
+from mikado.linkcheck import LINK_RULES, LinkCheck, LinkTree
 from mikado.loader import assemble, open_cache, read_tree
 from mikado.rules import RULE_NAMES
 
@@ -139,23 +139,24 @@ def check_docs(config: Config) -> Report:
         if saved is not None:
             return Report.from_row(config.docs, saved)
 
-    docs = assemble(config, *read_tree(config, links=bool(link_rules), store=store, tree=tree))
-    findings = list(docs.findings)
+    link_check = None
     if link_rules:
+        # Every path is known before a doc is read, so each doc's links are resolved where it
+        # is read, in the workers (see mikado.workers).
         stems: defaultdict[str, list[str]] = defaultdict(list)
-        for path in docs.paths:
+        for path in tree.paths:
             stems[path.rpartition("/")[2].removesuffix(".md")].append(path)
-        categories = Categories.from_config(config, docs.paths)
-        findings.extend(
-            link_findings(
-                docs.root,
-                docs.scans,
-                LinkTree(stems, docs.files),
-                categories,
-                enabled=link_rules,
-                orphan_exempt=config.orphan_exempt,
-            )
+        link_check = LinkCheck(
+            config.docs,
+            LinkTree(stems, tree.files),
+            Categories.from_config(config, tree.paths),
+            enabled=link_rules,
+            orphan_exempt=config.orphan_exempt,
         )
+    docs = assemble(config, *read_tree(config, store=store, tree=tree, link_check=link_check))
+    findings = list(docs.findings)
+    if link_check is not None:
+        findings.extend(link_check.findings([scan.card for scan in docs.scans]))
     if "action-missing" in enabled:
         findings.extend(_action_findings(config, actions, (scan.card for scan in docs.scans)))
     findings.sort(key=lambda f: f.sort_key)

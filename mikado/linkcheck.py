@@ -10,13 +10,15 @@ each bad link on its line: in a healthy tree that is no doc at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from mikado.card import Card
 from mikado.categories import Categories
-from mikado.findings import Finding, error
+from mikado.findings import Finding, Severity, error
 from mikado.frontmatter import FrontMatterError, split_bytes
-from mikado.scan import DocScan, decode_body
+from mikado.scan import decode_body
 
 LINK_RULES = frozenset(
     {"broken-link", "ambiguous-link", "path-link", "spaced-link", "orphan", "index-missing"}
@@ -169,69 +171,109 @@ def place_links(root: Path, path: str, tree: LinkTree) -> list[Finding]:
     return [finding for finding in found if finding is not None]
 
 
-def link_findings(
-    root: Path,
-    scans: Sequence[DocScan],
-    tree: LinkTree,
-    categories: Categories,
-    *,
-    enabled: frozenset[str],
-    orphan_exempt: Iterable[str] = (),
-) -> list[Finding]:
-    findings: list[Finding] = []
-    place = any(rule in enabled for rule in _PLACED)
-    stems = tree.stems
-    # What a target may name (see LinkTree.valid), as sets: a doc's targets are tested and
-    # collected with set operations rather than one lookup each (1.3 million at 100k docs).
-    unique_stems = {stem for stem, paths in stems.items() if len(paths) == 1}
-    valid = unique_stems.union(name for name in tree.files if name not in stems)
-    linked: set[str] = set()  # every target, until narrowed to unique stems below
-    index_links: dict[str, frozenset[str]] = {}
-    index_paths = categories.index_paths
-    for scan in scans:
-        targets = scan.targets or ()
-        own = scan.card.stem
-        bad = scan.suspect or not valid.issuperset(targets)
-        if own in targets:
-            linked.update(target for target in targets if target != own)  # no self-links
-        else:
-            linked.update(targets)
-        if scan.card.path in index_paths:
-            index_links[scan.card.path] = frozenset(t for t in targets if tree.unique(t))
-        if bad and place:
-            findings.extend(f for f in place_links(root, scan.card.path, tree) if f.rule in enabled)
+@dataclass(slots=True)
+class LinkTally:
+    """What the link rules learn doc by doc: the findings placing bad links, the unique stems
+    linked from another doc, and the unique stems each category index links to. Workers
+    each fill one for the docs they read; :meth:`encode` and :meth:`merge` carry it over."""
 
-    if "orphan" in enabled:
-        linked.intersection_update(unique_stems)
-        exempt = frozenset(orphan_exempt)
-        for scan in scans:
-            card = scan.card
-            if card.stem in linked or card.stem in exempt or card.path in index_paths:
-                continue
-            findings.append(
-                error(
-                    "orphan",
-                    card.path,
-                    None,
-                    f"no other doc links to `{card.stem}`; link it as [[{card.stem}]] from a "
-                    "related doc or its category index (or list it in `orphan_exempt`)",
-                    card.stem,
-                )
-            )
+    findings: list[Finding] = field(default_factory=list)
+    linked: set[str] = field(default_factory=set)
+    index_links: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    if "index-missing" in enabled and categories.enforced:
-        for scan in scans:
-            card = scan.card
-            index = categories.index_of(card.path)
-            if index is None or card.stem in index_links.get(index, ()):
-                continue
-            findings.append(
-                error(
-                    "index-missing",
-                    card.path,
-                    None,
-                    f"not listed in its category index {index}; add [[{card.stem}]] there",
-                    card.stem,
-                )
+    def encode(self) -> tuple[Any, ...]:
+        """Plain data for marshal."""
+        findings = tuple(
+            (f.rule, f.severity.value, f.path, f.line, f.message, f.target) for f in self.findings
+        )
+        return findings, tuple(self.linked), self.index_links
+
+    def merge(self, encoded: Any) -> None:
+        findings, linked, index_links = encoded
+        self.findings.extend(
+            Finding(rule, Severity(severity), path, line, message, target)
+            for rule, severity, path, line, message, target in findings
+        )
+        self.linked.update(linked)
+        self.index_links.update(index_links)
+
+
+class LinkCheck:
+    """The enabled link rules over one tree: :meth:`doc` resolves the links of each doc
+    (in whichever process read it), :meth:`findings` adds what needs every doc."""
+
+    def __init__(
+        self,
+        root: Path,
+        tree: LinkTree,
+        categories: Categories,
+        *,
+        enabled: frozenset[str],
+        orphan_exempt: Iterable[str] = (),
+    ):
+        self.root = root
+        self.tree = tree
+        self.categories = categories
+        self.enabled = enabled
+        self.orphan_exempt = frozenset(orphan_exempt)
+        self._place = any(rule in enabled for rule in _PLACED)
+        # What a target may name (see LinkTree.valid), as sets: a doc's targets are tested and
+        # collected with set operations rather than one lookup each (1.3 million at 100k).
+        stems = tree.stems
+        self._unique = {stem for stem, paths in stems.items() if len(paths) == 1}
+        self._valid = self._unique.union(name for name in tree.files if name not in stems)
+        self.tally = LinkTally()  # this process's: workers fill their own and send them
+
+    def doc(
+        self, tally: LinkTally, path: str, stem: str, targets: Sequence[str], suspect: bool
+    ) -> None:
+        """Resolve the links of one doc (its distinct targets, see :class:`DocScan`) into
+        ``tally``; a doc with a bad link is read again to place it on its line."""
+        if self._place and (suspect or not self._valid.issuperset(targets)):
+            tally.findings.extend(
+                f for f in place_links(self.root, path, self.tree) if f.rule in self.enabled
             )
-    return findings
+        linked = self._unique.intersection(targets)
+        if path in self.categories.index_paths:
+            tally.index_links[path] = frozenset(linked)
+        linked.discard(stem)  # a doc linking itself is still an orphan
+        tally.linked |= linked
+
+    def findings(self, cards: Sequence[Card]) -> list[Finding]:
+        """The findings of :attr:`tally`, once every doc of ``cards`` (one per path) went into
+        it, and those needing every doc: orphans, docs missing from their category index."""
+        tally = self.tally
+        findings = list(tally.findings)
+        index_paths = self.categories.index_paths
+        if "orphan" in self.enabled:
+            linked, exempt = tally.linked, self.orphan_exempt
+            for card in cards:
+                if card.stem in linked or card.stem in exempt or card.path in index_paths:
+                    continue
+                findings.append(
+                    error(
+                        "orphan",
+                        card.path,
+                        None,
+                        f"no other doc links to `{card.stem}`; link it as [[{card.stem}]] from "
+                        "a related doc or its category index (or list it in `orphan_exempt`)",
+                        card.stem,
+                    )
+                )
+
+        if "index-missing" in self.enabled and self.categories.enforced:
+            index_links = tally.index_links
+            for card in cards:
+                index = self.categories.index_of(card.path)
+                if index is None or card.stem in index_links.get(index, ()):
+                    continue
+                findings.append(
+                    error(
+                        "index-missing",
+                        card.path,
+                        None,
+                        f"not listed in its category index {index}; add [[{card.stem}]] there",
+                        card.stem,
+                    )
+                )
+        return findings

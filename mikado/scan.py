@@ -216,6 +216,11 @@ def to_row(scan: DocScan) -> Row:
     )
 
 
+def without_links(row: Row) -> Row:
+    """``row`` without its link targets, once they are resolved."""
+    return (*row[:-2], None, False)
+
+
 class RowReader:
     """Builds scans from rows, sharing the values most docs repeat (the same three keys on the
     same lines, the same tags, the same dates), which keeps 100,000 cards in little memory.
@@ -272,8 +277,3 @@ class RowReader:
             tuple(map(_intern, targets)) if targets else targets,
             suspect,
         )
-
-    @staticmethod
-    def shared_row(scan: DocScan, row: Row) -> Row:
-        """``row`` with the link targets of ``scan``, which are shared between docs."""
-        return (*row[:-2], scan.targets, row[-1])
