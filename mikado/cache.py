@@ -16,13 +16,13 @@ import hashlib
 import marshal
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import mikado
 from mikado.config import ensure_runtime
-from mikado.discover import StatKey, key_fields
+from mikado.discover import StatKey, key_fields, newest_change
 from mikado.scan import Row
 
 FORMAT = 2
@@ -173,6 +173,12 @@ class ScanCache:
             return False
         _, mtime_ns, ctime_ns, _ = key_fields(key)
         return max(mtime_ns, ctime_ns) < self._stamp
+
+    def all_trusted(self, keys: Collection[StatKey]) -> bool:
+        """Whether :meth:`trusted` holds for each of ``keys``, tested at once."""
+        if self._stamp is None:
+            return False
+        return not keys or newest_change(keys) < self._stamp
 
     def save(self, entries: Iterable[tuple[str, StatKey, Row]]) -> None:
         """Replace the cache with ``entries`` (those that may be trusted), atomically."""

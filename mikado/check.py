@@ -162,7 +162,7 @@ def check_docs(config: Config) -> Report:
     findings.sort(key=lambda f: f.sort_key)
     cards = sum(1 for scan in docs.scans if scan.card.is_mikado)
     report = Report(docs.root, len(docs.paths), cards, tuple(findings))
-    if key is not None and all(store.trusted(k) for k in tree.stats.values()):
+    if key is not None and store.all_trusted(tree.stats.values()):
         store.save_value("report", key, report.to_row())
     return report
 

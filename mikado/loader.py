@@ -173,8 +173,9 @@ def _duplicates(by_stem: Mapping[str, list[str]]) -> Iterable[Finding]:
 def _misplaced(cards: Iterable[Card], cards_in: tuple[str, ...]) -> Iterable[Finding]:
     if not cards_in:
         return
+    folders = tuple(folder + "/" for folder in cards_in)
     for card in cards:
-        if any(card.path.startswith(folder + "/") for folder in cards_in):
+        if card.path.startswith(folders):
             continue
         for key in ("status", "requires"):
             if key in card.keys:
