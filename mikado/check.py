@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,12 +142,9 @@ def check_docs(config: Config) -> Report:
     if link_rules:
         # Every path is known before a doc is read, so each doc's links are resolved where it
         # is read, in the workers (see mikado.workers).
-        stems: defaultdict[str, list[str]] = defaultdict(list)
-        for path in tree.paths:
-            stems[path.rpartition("/")[2].removesuffix(".md")].append(path)
         link_check = LinkCheck(
             config.docs,
-            LinkTree(stems, tree.files),
+            LinkTree(tree.paths, tree.files),
             Categories.from_config(config, tree.paths),
             enabled=link_rules,
             orphan_exempt=config.orphan_exempt,

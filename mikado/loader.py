@@ -98,9 +98,13 @@ def read_tree(
                     return key if key is not None and trusted(key) else None
 
                 options = ScanOptions(config.required, links=links)
+                # Rows come in the order of `misses`, whose strings the scans then share.
+                done = 0
                 for batch in scan_batches(root, misses, options, cache_key, link_check):
-                    for path, row in batch.scanned():
+                    rows = batch.scanned()
+                    for path, row in zip(misses[done : done + len(rows)], rows, strict=True):
                         scans[path] = reader.scan(path, row)
+                    done += len(rows)
                     out.add_record(batch.cached)
                     if link_check is not None:
                         batch.links_into(link_check.tally)

@@ -5,7 +5,7 @@ forked worker processes; a small one is scanned in this process, where forking w
 than it saves.
 
 A chunk comes back as two marshalled lists (see :class:`Batch`): the docs the cache may keep,
-already in the cache's record format so that it is written unchanged, and the others. Marshal
+already in the cache's record format so that it is written unchanged, and the rows of all. Marshal
 is the cache's own format and loads faster than pickle, keeps interned strings interned, and
 the pool's result thread only passes bytes on. The workers get the paths and cache keys by
 forking, so a task is two numbers.
@@ -40,19 +40,17 @@ CacheKey = Callable[[str], StatKey | None]
 class Batch:
     """One chunk of docs, read. ``cached`` is a cache record: the marshalled list of
     ``(path, key, row)`` of the docs the cache may keep. ``rows`` is the marshalled list of
-    ``(path, row)`` of the other docs; or, when a link check ran in the worker, of every doc,
-    with no link targets, and ``links`` is the marshalled :class:`LinkTally` of the chunk."""
+    the row of every doc, in the chunk's order; without link targets when a link check ran in
+    the worker, and then ``links`` is the marshalled :class:`LinkTally` of the chunk."""
 
     cached: bytes
     rows: bytes
     links: bytes | None
 
-    def scanned(self) -> Iterator[tuple[str, Row]]:
-        """``(path, row)`` of each doc."""
-        if self.links is None:
-            for path, _, row in marshal.loads(self.cached):
-                yield path, row
-        yield from marshal.loads(self.rows)
+    def scanned(self) -> list[Row]:
+        """The row of each doc, in the order of the chunk's paths."""
+        rows: list[Row] = marshal.loads(self.rows)
+        return rows
 
     def links_into(self, tally: LinkTally) -> None:
         if self.links is not None:
@@ -141,7 +139,7 @@ def _scan_range(bounds: tuple[int, int]) -> tuple[bytes, bytes, bytes | None]:
 
 def _scan(job: _Job, start: int, stop: int) -> tuple[bytes, bytes, bytes | None]:
     cached: list[tuple[str, StatKey, Row]] = []
-    rows: list[tuple[str, Row]] = []
+    rows: list[Row] = []
     root, options, cache_key, link_check = job.root, job.options, job.cache_key, job.link_check
     tally = LinkTally()
     for path in job.paths[start:stop]:
@@ -152,9 +150,8 @@ def _scan(job: _Job, start: int, stop: int) -> tuple[bytes, bytes, bytes | None]
             cached.append((path, key, row))
         if link_check is not None:
             link_check.doc(tally, path, scan.card.stem, scan.targets or (), scan.suspect)
-            rows.append((path, without_links(row)))
-        elif key is None:
-            rows.append((path, row))
+            row = without_links(row)
+        rows.append(row)
     links = None
     if link_check is not None:
         tally.linked -= job.linked_sent

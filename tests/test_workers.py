@@ -33,14 +33,14 @@ def test_the_pool_and_a_single_process_agree(
     key = stat_key(1, 2, 3, 4)
     # Every other doc may be cached: those come back as a cache record, the others as rows.
     cacheable = set(paths[::2])
-    pooled: list[tuple[str, Row]] = []
+    pooled: list[Row] = []
     cached: list[tuple[str, bytes, Row]] = []
     for batch in scan_batches(
         root, paths, options, lambda path: key if path in cacheable else None
     ):
         pooled.extend(batch.scanned())
         cached.extend(marshal.loads(batch.cached))
-    assert sorted(pooled) == serial
+    assert pooled == [row for _, row in serial]
     assert sorted(cached) == [(path, key, row) for path, row in serial if path in cacheable]
     assert mikado.workers.cores() >= 1
 
