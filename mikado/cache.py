@@ -193,15 +193,15 @@ class ScanCache:
         Rows are written in batches as they come, so a caller need not keep them. A cache that
         cannot be written is left as it was; errors of the block itself propagate."""
         if self.file is None or not wanted:
-            yield CacheWriter(None, self.trusted)
+            yield CacheWriter(None, None, self.trusted)
             return
         temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
         try:
-            stream = open(temporary, "wb")  # noqa: SIM115 - closed below, after the block
+            fd = os.open(temporary, _APPEND_FLAGS | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError:
-            yield CacheWriter(None, self.trusted)
+            yield CacheWriter(None, None, self.trusted)
             return
-        out = CacheWriter(stream, self.trusted)
+        out = CacheWriter(fd, str(temporary), self.trusted)
         completed = False
         try:
             out.write(encode(self.context))
@@ -209,7 +209,7 @@ class ScanCache:
             out.flush()
             completed = True
         finally:
-            stream.close()
+            os.close(fd)
             if completed and not out.failed:
                 with contextlib.suppress(OSError):
                     os.replace(temporary, self.file)
@@ -217,14 +217,21 @@ class ScanCache:
                 temporary.unlink()
 
 
-class CacheWriter:
-    """Where :meth:`ScanCache.writer` sends entries; without a stream, it drops them."""
+# Records are appended with one write() each, by this process and by the workers that scan
+# docs (see :attr:`CacheWriter.file`): in append mode, writes of several processes to one file
+# never interleave, so each record stays whole wherever it lands.
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0)
 
-    def __init__(self, stream: BinaryIO | None, trusted: Callable[[StatKey], bool]):
-        self._stream = stream
+
+class CacheWriter:
+    """Where :meth:`ScanCache.writer` sends entries; without a file, it drops them."""
+
+    def __init__(self, fd: int | None, file: str | None, trusted: Callable[[StatKey], bool]):
+        self._fd = fd
+        self.file = file  # where other processes may append records (see append_record)
         self._trusted = trusted
         self._batch: list[tuple[str, StatKey, Row]] = []
-        self.failed = stream is None
+        self.failed = fd is None
 
     def add(self, path: str, key: StatKey, row: Row) -> None:
         if not self.failed and self._trusted(key):
@@ -244,14 +251,31 @@ class CacheWriter:
         self._batch.clear()
 
     def write(self, record: bytes) -> None:
-        # Length-prefixed, so loading reads each record with one read() and one marshal.loads:
-        # marshal.load on a file object pulls its bytes through many small Python-level reads.
-        assert self._stream is not None
-        try:
-            self._stream.write(len(record).to_bytes(8, "little"))
-            self._stream.write(record)
-        except OSError:
+        assert self._fd is not None
+        if not append_record(self._fd, record):
             self.failed = True
+
+
+def append_record(fd: int, record: bytes) -> bool:
+    """Append one record to the file open as ``fd`` (in append mode) with a single write;
+    False when it could not be written whole, and the file must not be used.
+
+    Records are length-prefixed, so loading reads each with one read() and one marshal.loads:
+    marshal.load on a file object pulls its bytes through many small Python-level reads."""
+    data = len(record).to_bytes(8, "little") + record
+    try:
+        return os.write(fd, data) == len(data)
+    except OSError:
+        return False
+
+
+def open_for_append(file: str) -> int | None:
+    """``file`` (a cache being written, see :attr:`CacheWriter.file`) opened to append records
+    to, or None."""
+    try:
+        return os.open(file, _APPEND_FLAGS)
+    except OSError:
+        return None
 
 
 def encode(value: Any) -> bytes:

@@ -91,21 +91,25 @@ def read_tree(
                 for path, scan in scans.items():
                     out.add(path, tree.stats[path], to_row(scan))
             if misses:
-                stats, trusted = tree.stats, store.trusted
+                stats, trusted, cached = tree.stats, store.trusted, out.file is not None
 
                 def cache_key(path: str) -> StatKey | None:
                     key = stats.get(path)
-                    return key if key is not None and trusted(key) else None
+                    return key if cached and key is not None and trusted(key) else None
 
                 options = ScanOptions(config.required, links=links)
                 # Rows come in the order of `misses`, whose strings the scans then share.
                 done = 0
-                for batch in scan_batches(root, misses, options, cache_key, link_check):
+                batches = scan_batches(root, misses, options, cache_key, link_check, out.file)
+                for batch in batches:
                     rows = batch.scanned()
                     for path, row in zip(misses[done : done + len(rows)], rows, strict=True):
                         scans[path] = reader.scan(path, row)
                     done += len(rows)
-                    out.add_record(batch.cached)
+                    if batch.broken:
+                        out.failed = True
+                    elif batch.cached is not None:
+                        out.add_record(batch.cached)
                     if link_check is not None:
                         batch.links_into(link_check.tally)
     return tree.paths, [scans[path] for path in tree.paths], tree.files

@@ -11,7 +11,9 @@ import pytest
 from treebuilder import doc, report_of, write_tree
 
 import mikado.workers
+from mikado.config import load_config
 from mikado.discover import stat_key
+from mikado.loader import open_cache
 from mikado.scan import Row, ScanOptions, scan_doc, to_row
 from mikado.workers import scan_batches
 
@@ -66,6 +68,9 @@ def test_links_resolved_in_the_workers_give_the_same_report(
     monkeypatch.setattr(mikado.workers, "CHUNK", 3)
     pooled = report_of(tmp_path)
     assert pooled.findings == alone.findings
+    # the workers appended every doc's entry to the cache themselves
+    store = open_cache(load_config(cwd=tmp_path))
+    assert store.size == len([p for p in files if p.endswith(".md")])
     rules = {f.rule for f in pooled.findings}
     assert {"orphan", "broken-link", "spaced-link", "path-link", "index-missing"} <= rules
     assert "ambiguous-link" in rules
