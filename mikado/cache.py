@@ -218,8 +218,9 @@ class ScanCache:
 
 
 # Records are appended with one write() each, by this process and by the workers that scan
-# docs (see :attr:`CacheWriter.file`): in append mode, writes of several processes to one file
-# never interleave, so each record stays whole wherever it lands.
+# docs (see :attr:`CacheWriter.file`): in append mode, writes of several processes to one local
+# file never interleave, so each record stays whole wherever it lands. (Where they could, as on
+# NFS, a damaged record only makes the next run read docs again: see `matching`.)
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0)
 
 

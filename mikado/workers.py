@@ -4,11 +4,11 @@ Reading a doc is CPU work (YAML, link scanning), so a large tree is split into c
 forked worker processes; a small one is scanned in this process, where forking would cost more
 than it saves.
 
-A chunk comes back as two marshalled lists (see :class:`Batch`): the docs the cache may keep,
-already in the cache's record format so that it is written unchanged (by the worker itself,
-when it can append to the cache file), and the rows of all. Marshal
-is the cache's own format and loads faster than pickle, keeps interned strings interned, and
-the pool's result thread only passes bytes on. The workers get the paths and cache keys by
+A chunk comes back as marshalled lists (see :class:`Batch`): the cache record of the docs the
+cache may keep, which the worker appends to the cache file itself when it can, and the rows of
+every doc. With a link check, each doc's links are resolved in the worker too, and the rows
+carry no targets. Marshal is the cache's own format and loads faster than pickle; the pool's
+result thread only passes bytes on. The workers get the paths, cache keys and link tree by
 forking, so a task is two numbers.
 """
 
