@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from mikado.card import Card
 from mikado.categories import Categories
@@ -75,7 +75,9 @@ class LinkTree:
             other = first.setdefault(stem, path)
             if other != path:
                 shared.setdefault(stem, [other]).append(path)
-        self.unique_stems: set[str] = first.keys() - shared.keys()
+        # Each unique stem maps to itself: a worker keeps the linked stems as these strings,
+        # shared with this process, rather than as copies cut from the bodies it reads.
+        self.unique_stems = {stem: stem for stem in first if stem not in shared}
         self.shared_stems = shared
         # A name that is also a stem is decided by the stem.
         self.files = frozenset(name for name in files if name not in first)
@@ -236,7 +238,9 @@ class LinkCheck:
     ) -> None:
         """Resolve the links of one doc (its distinct targets, see :class:`DocScan`) into
         ``tally``; a doc with a bad link is read again to place it on its line."""
-        linked = self._unique.intersection(targets)
+        found = set(map(self._unique.get, targets))
+        found.discard(None)
+        linked = cast(set[str], found)
         # The targets are distinct: when each is a unique stem, each is valid; the others must
         # name files (see LinkTree.valid).
         bad = suspect or (
