@@ -53,7 +53,7 @@ class Card:
     @property
     def is_mikado(self) -> bool:
         """Carries Mikado fields (as opposed to plain documentation)."""
-        return any(name in self.keys for name in MIKADO_FIELDS)
+        return not self.keys.isdisjoint(MIKADO_FIELDS)
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)

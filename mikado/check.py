@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from mikado.config import Config
 from mikado.discover import Walk, walk
 from mikado.errors import ExitCode
 from mikado.findings import Finding, Severity, warning
-from mikado.linkcheck import LINK_RULES, LinkTree, link_findings
+from mikado.linkcheck import LINK_RULES, LinkCheck, LinkTree
 from mikado.loader import assemble, open_cache, read_tree
 from mikado.rules import RULE_NAMES
 
@@ -139,29 +138,27 @@ def check_docs(config: Config) -> Report:
         if saved is not None:
             return Report.from_row(config.docs, saved)
 
-    docs = assemble(config, *read_tree(config, links=bool(link_rules), store=store, tree=tree))
-    findings = list(docs.findings)
+    link_check = None
     if link_rules:
-        stems: defaultdict[str, list[str]] = defaultdict(list)
-        for path in docs.paths:
-            stems[path.rpartition("/")[2].removesuffix(".md")].append(path)
-        categories = Categories.from_config(config, docs.paths)
-        findings.extend(
-            link_findings(
-                docs.root,
-                docs.scans,
-                LinkTree(stems, docs.files),
-                categories,
-                enabled=link_rules,
-                orphan_exempt=config.orphan_exempt,
-            )
+        # Every path is known before a doc is read, so each doc's links are resolved where it
+        # is read, in the workers (see mikado.workers).
+        link_check = LinkCheck(
+            config.docs,
+            LinkTree(tree.paths, tree.files),
+            Categories.from_config(config, tree.paths),
+            enabled=link_rules,
+            orphan_exempt=config.orphan_exempt,
         )
+    docs = assemble(config, *read_tree(config, store=store, tree=tree, link_check=link_check))
+    findings = list(docs.findings)
+    if link_check is not None:
+        findings.extend(link_check.findings([scan.card for scan in docs.scans]))
     if "action-missing" in enabled:
         findings.extend(_action_findings(config, actions, (scan.card for scan in docs.scans)))
     findings.sort(key=lambda f: f.sort_key)
     cards = sum(1 for scan in docs.scans if scan.card.is_mikado)
     report = Report(docs.root, len(docs.paths), cards, tuple(findings))
-    if key is not None and all(store.trusted(k) for k in tree.stats.values()):
+    if key is not None and store.all_trusted(tree.stats.values()):
         store.save_value("report", key, report.to_row())
     return report
 

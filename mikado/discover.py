@@ -6,8 +6,11 @@ they stay inside the root, and a folder reached twice through links is walked on
 
 from __future__ import annotations
 
+import array
 import os
 import struct
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,14 @@ def key_fields(key: StatKey) -> tuple[int, int, int, int]:
     """``(size, mtime_ns, ctime_ns, inode)``."""
     size, mtime_ns, ctime_ns, inode = _KEY.unpack(key)
     return size, mtime_ns, ctime_ns, inode
+
+
+def newest_change(keys: Iterable[StatKey]) -> int:
+    """The latest mtime or ctime among ``keys`` (at least one), read in one pass."""
+    fields = array.array("q", b"".join(keys))  # size, mtime_ns, ctime_ns, inode, size, ...
+    if sys.byteorder == "big":
+        fields.byteswap()
+    return max(max(fields[1::4]), max(fields[2::4]))
 
 
 @dataclass(frozen=True, slots=True)

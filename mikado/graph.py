@@ -19,33 +19,63 @@ class Graph:
     def __init__(self, requires: Mapping[str, Sequence[str]]):
         self._requires: dict[str, tuple[str, ...]] = {
             stem: tuple(dict.fromkeys(r for r in reqs if r in requires and r != stem))
+            if reqs
+            else ()
             for stem, reqs in requires.items()
         }
-        self._dependents: dict[str, list[str]] = {stem: [] for stem in self._requires}
+        self._dependents: dict[str, list[str]] = {}
         for stem, reqs in self._requires.items():
             for req in reqs:
-                self._dependents[req].append(stem)
-        self._order, self._cyclic = self._kahn()
+                self._dependents.setdefault(req, []).append(stem)
+        self._linked_order, self._cyclic = self._kahn()
+        self._order: list[str] | None = None
         self._position: dict[str, int] | None = None
 
     def _kahn(self) -> tuple[list[str], frozenset[str]]:
-        waiting = {stem: len(reqs) for stem, reqs in self._requires.items()}
+        """The order of the cards with an edge, and the cyclic ones. Most cards of a large
+        tree are plain docs with no edge at all: they join the order only when it is asked
+        for (see :meth:`_merged_order`)."""
+        requires = self._requires
+        waiting = {stem: len(reqs) for stem, reqs in requires.items() if reqs}
+        waiting.update((stem, len(requires[stem])) for stem in self._dependents)
         heap = [stem for stem, count in waiting.items() if count == 0]
         heapq.heapify(heap)
         order: list[str] = []
         while heap:
             stem = heapq.heappop(heap)
             order.append(stem)
-            for dependent in self._dependents[stem]:
+            for dependent in self._dependents.get(stem, ()):
                 waiting[dependent] -= 1
                 if waiting[dependent] == 0:
                     heapq.heappush(heap, dependent)
         return order, frozenset(waiting.keys() - set(order))
 
+    def _merged_order(self) -> list[str]:
+        """Kahn's order over every card, smallest ready stem first. A card with no edge is
+        always ready, so it comes right before the first card of the linked order that is
+        greater than it: the two sorted runs merge as in a merge sort."""
+        isolated = sorted(
+            stem
+            for stem, reqs in self._requires.items()
+            if not reqs and stem not in self._dependents
+        )
+        linked = self._linked_order
+        order: list[str] = []
+        at = 0
+        for stem in linked:
+            while at < len(isolated) and isolated[at] < stem:
+                order.append(isolated[at])
+                at += 1
+            order.append(stem)
+        order.extend(isolated[at:])
+        return order
+
     @property
     def order(self) -> list[str]:
         """Prerequisites before dependents; ties by stem. Cards on or behind a cycle are
         missing from it (see :attr:`cyclic`)."""
+        if self._order is None:
+            self._order = self._merged_order()
         return list(self._order)
 
     @property
@@ -76,7 +106,7 @@ class Graph:
         # size, where walking the whole order per chain cost seconds at 100,000 docs.
         position = self._position
         if position is None:
-            position = self._position = {stem: at for at, stem in enumerate(self._order)}
+            position = self._position = {stem: at for at, stem in enumerate(self.order)}
         return sorted((stem for stem in set(stems) if stem in position), key=position.__getitem__)
 
     def cycles(self) -> list[tuple[str, ...]]:

@@ -9,14 +9,16 @@ each bad link on its line: in a healthy tree that is no doc at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
+from mikado.card import Card
 from mikado.categories import Categories
-from mikado.findings import Finding, error
+from mikado.findings import Finding, Severity, error
 from mikado.frontmatter import FrontMatterError, split_bytes
-from mikado.scan import DocScan, decode_body
+from mikado.scan import decode_body
 
 LINK_RULES = frozenset(
     {"broken-link", "ambiguous-link", "path-link", "spaced-link", "orphan", "index-missing"}
@@ -60,27 +62,37 @@ def _shown(link: LinkLike) -> str:
 
 
 class LinkTree:
-    """What links resolve against: the docs by stem and the other files by name."""
+    """What links resolve against: the stems of the docs (unique, or shared by several docs)
+    and the names of the tree's other files."""
 
-    def __init__(self, stems: Mapping[str, Sequence[str]], files: Iterable[str] = ()):
-        self.stems = stems
-        self.files = frozenset(files)
+    def __init__(self, paths: Iterable[str], files: Iterable[str] = ()):
+        # Built before the workers fork, so every worker counts it too: a set of the unique
+        # stems, and paths only for shared stems (a list per stem took 25 MB at 100k docs).
+        first: dict[str, str] = {}
+        shared: dict[str, list[str]] = {}
+        for path in paths:
+            stem = path.rpartition("/")[2].removesuffix(".md")
+            other = first.setdefault(stem, path)
+            if other != path:
+                shared.setdefault(stem, [other]).append(path)
+        # Each unique stem maps to itself: a worker keeps the linked stems as these strings,
+        # shared with this process, rather than as copies cut from the bodies it reads.
+        self.unique_stems = {stem: stem for stem in first if stem not in shared}
+        self.shared_stems = shared
+        # A name that is also a stem is decided by the stem.
+        self.files = frozenset(name for name in files if name not in first)
         self._lowered: dict[str, list[str]] | None = None
 
     def unique(self, target: str) -> bool:
-        paths = self.stems.get(target)
-        return paths is not None and len(paths) == 1
+        return target in self.unique_stems
 
     def valid(self, target: str) -> bool:
-        paths = self.stems.get(target)
-        if paths is not None:
-            return len(paths) == 1
-        return target in self.files
+        return target in self.unique_stems or target in self.files
 
     def _case_matches(self, target: str) -> list[str]:
         if self._lowered is None:
             self._lowered = {}
-            for stem in self.stems:
+            for stem in (*self.unique_stems, *self.shared_stems):
                 self._lowered.setdefault(stem.lower(), []).append(stem)
         return sorted(self._lowered.get(target.lower(), []))
 
@@ -111,7 +123,7 @@ class LinkTree:
             )
         if not target or self.valid(target):
             return None
-        paths = self.stems.get(target)
+        paths = self.shared_stems.get(target)
         if paths:
             return error(
                 "ambiguous-link",
@@ -169,69 +181,116 @@ def place_links(root: Path, path: str, tree: LinkTree) -> list[Finding]:
     return [finding for finding in found if finding is not None]
 
 
-def link_findings(
-    root: Path,
-    scans: Sequence[DocScan],
-    tree: LinkTree,
-    categories: Categories,
-    *,
-    enabled: frozenset[str],
-    orphan_exempt: Iterable[str] = (),
-) -> list[Finding]:
-    findings: list[Finding] = []
-    place = any(rule in enabled for rule in _PLACED)
-    stems = tree.stems
-    # What a target may name (see LinkTree.valid), as sets: a doc's targets are tested and
-    # collected with set operations rather than one lookup each (1.3 million at 100k docs).
-    unique_stems = {stem for stem, paths in stems.items() if len(paths) == 1}
-    valid = unique_stems.union(name for name in tree.files if name not in stems)
-    linked: set[str] = set()  # every target, until narrowed to unique stems below
-    index_links: dict[str, frozenset[str]] = {}
-    index_paths = categories.index_paths
-    for scan in scans:
-        targets = scan.targets or ()
-        own = scan.card.stem
-        bad = scan.suspect or not valid.issuperset(targets)
-        if own in targets:
-            linked.update(target for target in targets if target != own)  # no self-links
-        else:
-            linked.update(targets)
-        if scan.card.path in index_paths:
-            index_links[scan.card.path] = frozenset(t for t in targets if tree.unique(t))
-        if bad and place:
-            findings.extend(f for f in place_links(root, scan.card.path, tree) if f.rule in enabled)
+@dataclass(slots=True)
+class LinkTally:
+    """What the link rules learn doc by doc: the findings placing bad links, the unique stems
+    linked from another doc, and the unique stems each category index links to. Workers
+    each fill one for the docs they read; :meth:`encode` and :meth:`merge` carry it over."""
 
-    if "orphan" in enabled:
-        linked.intersection_update(unique_stems)
-        exempt = frozenset(orphan_exempt)
-        for scan in scans:
-            card = scan.card
-            if card.stem in linked or card.stem in exempt or card.path in index_paths:
-                continue
-            findings.append(
-                error(
-                    "orphan",
-                    card.path,
-                    None,
-                    f"no other doc links to `{card.stem}`; link it as [[{card.stem}]] from a "
-                    "related doc or its category index (or list it in `orphan_exempt`)",
-                    card.stem,
-                )
-            )
+    findings: list[Finding] = field(default_factory=list)
+    linked: set[str] = field(default_factory=set)
+    index_links: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    if "index-missing" in enabled and categories.enforced:
-        for scan in scans:
-            card = scan.card
-            index = categories.index_of(card.path)
-            if index is None or card.stem in index_links.get(index, ()):
-                continue
-            findings.append(
-                error(
-                    "index-missing",
-                    card.path,
-                    None,
-                    f"not listed in its category index {index}; add [[{card.stem}]] there",
-                    card.stem,
-                )
+    def encode(self) -> tuple[Any, ...]:
+        """Plain data for marshal."""
+        findings = tuple(
+            (f.rule, f.severity.value, f.path, f.line, f.message, f.target) for f in self.findings
+        )
+        return findings, tuple(self.linked), self.index_links
+
+    def merge(self, encoded: Any) -> None:
+        findings, linked, index_links = encoded
+        self.findings.extend(
+            Finding(rule, Severity(severity), path, line, message, target)
+            for rule, severity, path, line, message, target in findings
+        )
+        self.linked.update(linked)
+        self.index_links.update(index_links)
+
+
+class LinkCheck:
+    """The enabled link rules over one tree: :meth:`doc` resolves the links of each doc
+    (in whichever process read it), :meth:`findings` adds what needs every doc."""
+
+    def __init__(
+        self,
+        root: Path,
+        tree: LinkTree,
+        categories: Categories,
+        *,
+        enabled: frozenset[str],
+        orphan_exempt: Iterable[str] = (),
+    ):
+        self.root = root
+        self.tree = tree
+        self.categories = categories
+        self.enabled = enabled
+        self.orphan_exempt = frozenset(orphan_exempt)
+        self._place = any(rule in enabled for rule in _PLACED)
+        # What a target may name (see LinkTree.valid), as sets: a doc's targets are tested and
+        # collected with set operations rather than one lookup each (1.3 million at 100k).
+        self._unique = tree.unique_stems
+        self._files = tree.files
+        self.tally = LinkTally()  # this process's: workers fill their own and send them
+
+    def doc(
+        self, tally: LinkTally, path: str, stem: str, targets: Sequence[str], suspect: bool
+    ) -> None:
+        """Resolve the links of one doc (its distinct targets, see :class:`DocScan`) into
+        ``tally``; a doc with a bad link is read again to place it on its line."""
+        found = set(map(self._unique.get, targets))
+        found.discard(None)
+        linked = cast(set[str], found)
+        # The targets are distinct: when each is a unique stem, each is valid; the others must
+        # name files (see LinkTree.valid).
+        bad = suspect or (
+            len(linked) < len(targets)
+            and not self._files.issuperset(t for t in targets if t not in linked)
+        )
+        if bad and self._place:
+            tally.findings.extend(
+                f for f in place_links(self.root, path, self.tree) if f.rule in self.enabled
             )
-    return findings
+        if path in self.categories.index_paths:
+            tally.index_links[path] = frozenset(linked)
+        linked.discard(stem)  # a doc linking itself is still an orphan
+        tally.linked |= linked
+
+    def findings(self, cards: Sequence[Card]) -> list[Finding]:
+        """The findings of :attr:`tally`, once every doc of ``cards`` (one per path) went into
+        it, and those needing every doc: orphans, docs missing from their category index."""
+        tally = self.tally
+        findings = list(tally.findings)
+        index_paths = self.categories.index_paths
+        if "orphan" in self.enabled:
+            linked, exempt = tally.linked, self.orphan_exempt
+            for card in cards:
+                if card.stem in linked or card.stem in exempt or card.path in index_paths:
+                    continue
+                findings.append(
+                    error(
+                        "orphan",
+                        card.path,
+                        None,
+                        f"no other doc links to `{card.stem}`; link it as [[{card.stem}]] from "
+                        "a related doc or its category index (or list it in `orphan_exempt`)",
+                        card.stem,
+                    )
+                )
+
+        if "index-missing" in self.enabled and self.categories.enforced:
+            index_links = tally.index_links
+            for card in cards:
+                index = self.categories.index_of(card.path)
+                if index is None or card.stem in index_links.get(index, ()):
+                    continue
+                findings.append(
+                    error(
+                        "index-missing",
+                        card.path,
+                        None,
+                        f"not listed in its category index {index}; add [[{card.stem}]] there",
+                        card.stem,
+                    )
+                )
+        return findings

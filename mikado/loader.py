@@ -14,13 +14,14 @@ from pathlib import Path
 from mikado.cache import ScanCache
 from mikado.card import Card
 from mikado.config import Config
-from mikado.discover import Walk, walk
+from mikado.discover import StatKey, Walk, walk
 from mikado.errors import DocsError
 from mikado.findings import Finding, Severity, error, warning
 from mikado.graph import MAX_CYCLES, Graph
+from mikado.linkcheck import LinkCheck
 from mikado.rules import GRAPH_FIELDS, GRAPH_RULES
-from mikado.scan import BODY, DocScan, Row, RowReader, ScanOptions, scan_doc, to_row
-from mikado.workers import scan_rows
+from mikado.scan import BODY, DocScan, RowReader, ScanOptions, scan_doc, stem_of, to_row
+from mikado.workers import paused_gc, scan_batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,35 +62,56 @@ def read_tree(
     links: bool = False,
     store: ScanCache | None = None,
     tree: Walk | None = None,
+    link_check: LinkCheck | None = None,
 ) -> tuple[list[str], list[DocScan], frozenset[str]]:
     """Scan every doc of the tree: the paths, one scan per path, and (with ``links``) the
     names of the other files. Unchanged docs come from the cache in ``config.runtime``;
-    ``store`` and ``tree`` pass in a cache already opened and a walk already made with it."""
+    ``store`` and ``tree`` pass in a cache already opened and a walk already made with it.
+    ``link_check`` (which implies ``links``) gets the links of every doc, resolved where the
+    doc was read, into its tally; the scans of docs read anew then hold no link targets."""
     root = config.docs
+    links = links or link_check is not None
     if store is None:
         store = open_cache(config)
     if tree is None:
         tree = walk(root, config.excluded(), stat=store.enabled, files=links)
     reader = RowReader()
     scans: dict[str, DocScan] = {}
-    for path, row in store.matching(tree.stats, links=links):
-        scans[path] = reader.scan(path, row)
-    misses = [path for path in tree.paths if path not in scans]
-    fresh: Iterable[Row] = ()
-    if misses:
-        fresh = scan_rows(root, misses, ScanOptions(config.required, links=links))
-    # Rows go to the new cache as they come and are dropped: 100,000 of them held until the
-    # end would double the memory the scans take. Only a tree that changed writes one.
-    rewrite = bool(misses) or store.unmatched > 0
-    with store.writer(rewrite) as keep:
-        if rewrite:
-            for path, scan in scans.items():
-                keep(path, tree.stats[path], to_row(scan))
-        for path, row in zip(misses, fresh, strict=True):
-            scan = scans[path] = reader.scan(path, row)
-            key = tree.stats.get(path)
-            if key is not None:
-                keep(path, key, reader.shared_row(scan, row))
+    with paused_gc():
+        for path, row in store.matching(tree.stats, links=links):
+            if link_check is not None:
+                link_check.doc(link_check.tally, path, stem_of(path), row[-2] or (), row[-1])
+            scans[path] = reader.scan(path, row)
+        misses = [path for path in tree.paths if path not in scans]
+        # Only a tree that changed writes a cache. The workers marshal the entries of the
+        # docs they read, which go to the new cache unchanged.
+        rewrite = bool(misses) or store.unmatched > 0
+        with store.writer(rewrite) as out:
+            if rewrite:
+                for path, scan in scans.items():
+                    out.add(path, tree.stats[path], to_row(scan))
+            if misses:
+                stats, trusted, cached = tree.stats, store.trusted, out.file is not None
+
+                def cache_key(path: str) -> StatKey | None:
+                    key = stats.get(path)
+                    return key if cached and key is not None and trusted(key) else None
+
+                options = ScanOptions(config.required, links=links)
+                # Rows come in the order of `misses`, whose strings the scans then share.
+                done = 0
+                batches = scan_batches(root, misses, options, cache_key, link_check, out.file)
+                for batch in batches:
+                    rows = batch.scanned()
+                    for path, row in zip(misses[done : done + len(rows)], rows, strict=True):
+                        scans[path] = reader.scan(path, row)
+                    done += len(rows)
+                    if batch.broken:
+                        out.failed = True
+                    elif batch.cached is not None:
+                        out.add_record(batch.cached)
+                    if link_check is not None:
+                        batch.links_into(link_check.tally)
     return tree.paths, [scans[path] for path in tree.paths], tree.files
 
 
@@ -163,8 +185,9 @@ def _duplicates(by_stem: Mapping[str, list[str]]) -> Iterable[Finding]:
 def _misplaced(cards: Iterable[Card], cards_in: tuple[str, ...]) -> Iterable[Finding]:
     if not cards_in:
         return
+    folders = tuple(folder + "/" for folder in cards_in)
     for card in cards:
-        if any(card.path.startswith(folder + "/") for folder in cards_in):
+        if card.path.startswith(folders):
             continue
         for key in ("status", "requires"):
             if key in card.keys:

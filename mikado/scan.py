@@ -26,8 +26,9 @@ _intern = sys.intern
 class DocScan:
     """What reading one doc found.
 
-    ``targets`` are the distinct targets of its well-formed links (and embeds), interned, in
-    first-seen order; ``None`` when the body was not read. ``suspect`` says the body holds links
+    ``targets`` are the distinct targets of its well-formed links (and embeds), in first-seen
+    order (interned when built from a row, as they are kept then); ``None`` when the body was
+    not read. ``suspect`` says the body holds links
     that are wrong whatever the tree (spaced, or a path), so `check` must look at it again to
     place them.
     """
@@ -191,7 +192,7 @@ def link_targets(body: str) -> tuple[tuple[str, ...], bool]:
         if "/" in target or ((" " in raw or "\t" in raw) and is_spaced(raw, target, text)):
             suspect = True
         elif target:
-            seen[_intern(target)] = None
+            seen[target] = None
     return tuple(seen), suspect
 
 
@@ -219,6 +220,11 @@ def to_row(scan: DocScan) -> Row:
         scan.targets,
         scan.suspect,
     )
+
+
+def without_links(row: Row) -> Row:
+    """``row`` without its link targets, once they are resolved."""
+    return (*row[:-2], None, False)
 
 
 class RowReader:
@@ -277,8 +283,3 @@ class RowReader:
             tuple(map(_intern, targets)) if targets else targets,
             suspect,
         )
-
-    @staticmethod
-    def shared_row(scan: DocScan, row: Row) -> Row:
-        """``row`` with the link targets of ``scan``, which are shared between docs."""
-        return (*row[:-2], scan.targets, row[-1])

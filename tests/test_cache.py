@@ -115,6 +115,9 @@ def test_entries_as_new_as_the_run_are_not_kept(tmp_path: Path) -> None:
     row = (None,) * 12 + ((), False)
     old = stat_key(10, stamp - 10**9, stamp - 10**9, 1)
     racy = stat_key(10, stamp - 10**9, stamp, 2)  # changed in the tick the run started
+    assert store.all_trusted([old]) and store.all_trusted([])
+    assert not store.all_trusted([old, racy])
+    assert not store.all_trusted([stat_key(10, stamp, stamp - 10**9, 3), old])
     store.save([("old.md", old, row), ("racy.md", racy, row)])
     reopened = ScanCache.open(runtime, root, ("title",))
     assert reopened.get("old.md", old, links=True) == row

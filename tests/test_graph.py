@@ -1,6 +1,35 @@
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mikado.graph import Graph
+
+_STEMS = st.sampled_from([f"s{n:02d}" for n in range(24)] + ["a", "zz"])
+
+
+def _smallest_ready_first(requires: dict[str, list[str]]) -> list[str]:
+    """Kahn's order by definition: again and again, the smallest stem whose known
+    prerequisites are all placed."""
+    placed: list[str] = []
+    left = set(requires)
+    while True:
+        ready = [
+            stem
+            for stem in left
+            if all(r in placed or r not in requires or r == stem for r in requires[stem])
+        ]
+        if not ready:
+            return placed
+        placed.append(min(ready))
+        left.remove(min(ready))
+
+
+@given(st.dictionaries(_STEMS, st.lists(_STEMS, max_size=3), max_size=20))
+def test_order_takes_the_smallest_ready_stem_first(requires: dict[str, list[str]]) -> None:
+    graph = Graph(requires)
+    assert graph.order == _smallest_ready_first(requires)
+    assert graph.cyclic == frozenset(requires) - set(graph.order)
 
 
 def test_order_puts_prerequisites_first_and_breaks_ties_by_stem() -> None:
