@@ -183,17 +183,19 @@ class Silent:
 def prepare(config: Config, goal: str, options: RunOptions) -> Prepared:
     """Read the tree, refuse a chain with errors, import the actions and resolve their
     settings: everything that can fail before any card is touched fails here."""
-    docs = load_docs(config, strict_graph=True)
+    # Not strict: a doc outside the chain that is broken (or caught mid-save by an editor)
+    # must not stop it. Errors in the chain's own cards stop it below, cycles included.
+    docs = load_docs(config)
     if docs.card(goal) is None:
         import difflib
 
         close = difflib.get_close_matches(goal, list(docs.cards), n=1)
         hint = f"; did you mean `{close[0]}`?" if close else ""
         raise UsageError(f"no card `{goal}` under {docs.root}{hint}")
+    _refuse_errors(check_docs(config).findings, docs, goal)
     # We hold the lock (or change nothing), so a card left `running` is stale: runnable.
     plan = Plan(docs, run_live=False)
     chain = plan.chain(goal)
-    _refuse_errors(check_docs(config).findings, chain)
 
     members = list(chain.cards)
     if options.only is not None:
@@ -226,14 +228,24 @@ def prepare(config: Config, goal: str, options: RunOptions) -> Prepared:
     return Prepared(config, docs, chain, tuple(steps), actions, settings, masker)
 
 
-def _refuse_errors(findings: Iterable[Finding], chain: Chain) -> None:
-    """SPEC §5: a chain any of whose cards `check` reports an error against does not run."""
-    paths = {card.path for card in chain.cards}
-    problems = [f for f in findings if f.severity is Severity.ERROR and f.path in paths]
+def _refuse_errors(findings: Iterable[Finding], docs: Docs, goal: str) -> None:
+    """SPEC §5: a chain any of whose cards `check` reports an error against does not run.
+
+    The chain is taken from the raw ``requires`` edges, so a card on a cycle, which has no
+    place in any order, still counts as one of its cards.
+    """
+    reach = docs.graph.reach(goal)
+    paths = {docs.cards[stem].path for stem in reach}
+    problems = [
+        f
+        for f in findings
+        if f.severity is Severity.ERROR
+        and (f.path in paths or (f.rule == "duplicate-stem" and f.target in reach))
+    ]
     if problems:
         count = len(problems)
         raise DocsError(
-            f"the chain of `{chain.goal.stem}` has {count} error{'s' if count > 1 else ''}; "
+            f"the chain of `{goal}` has {count} error{'s' if count > 1 else ''}; "
             "nothing was run (fix them; `mikado check` lists every finding)",
             tuple(problems),
         )

@@ -302,6 +302,27 @@ def test_a_chain_that_check_finds_errors_in_does_not_run(tmp_path: Path) -> None
     assert tree.snapshot() == before
 
 
+def test_a_broken_doc_outside_the_chain_does_not_stop_it(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {"a": {}, "b": {"requires": ["a"]}}, {"a": RECORDING_ACTION})
+    (tree.root / "cards/work/draft.md").write_text("half-saved by an editor, no front-matter")
+    result = tree.mikado("run", "a", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert tree.effects() == ["a"]
+
+
+def test_a_cycle_inside_the_chain_still_refuses_it(tmp_path: Path) -> None:
+    tree = make_tree(
+        tmp_path,
+        {"a": {"requires": ["b"]}, "b": {"requires": ["a"]}, "goal": {"requires": ["a"]}},
+        {"a": RECORDING_ACTION, "b": RECORDING_ACTION, "goal": RECORDING_ACTION},
+    )
+    before = tree.snapshot()
+    result = tree.mikado("run", "goal", "--yes")
+    assert result.returncode == 1
+    assert "a → b → a" in result.stderr and "nothing was run" in result.stderr
+    assert tree.snapshot() == before
+
+
 def test_status_shows_a_failed_cards_last_error(tmp_path: Path) -> None:
     failing = "def apply(ctx):\n    raise RuntimeError('zot said 403')\n"
     tree = make_tree(
