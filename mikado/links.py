@@ -315,15 +315,22 @@ def _scan_inline(text: str, pos: int, end: int, spans: list[Span]) -> bool:
             return _scan_inline_in_order(text, pos, end, spans)
         dest = text.find("](", safe.end(), end)
     while (at := text.find("`", pos, end)) != -1:
-        run_end = at + 1
-        while run_end < end and text[run_end] == "`":
-            run_end += 1
-        close = _code_span_end(text, run_end, run_end - at, end)
-        if close < 0:
+        pos = _code_span(text, at, end, spans)
+        if pos < 0:
             return False  # the closer may be on a later line of the paragraph
-        spans.append((at, close))
-        pos = close
     return True
+
+
+def _code_span(text: str, at: int, end: int, spans: list[Span]) -> int:
+    """Mask the code span opened by the backtick run at ``at``; where to go on, or -1 when
+    the span does not close before ``end``."""
+    run_end = at + 1
+    while run_end < end and text[run_end] == "`":
+        run_end += 1
+    close = _code_span_end(text, run_end, run_end - at, end)
+    if close >= 0:
+        spans.append((at, close))
+    return close
 
 
 def _scan_inline_in_order(text: str, pos: int, end: int, spans: list[Span]) -> bool:
@@ -333,14 +340,9 @@ def _scan_inline_in_order(text: str, pos: int, end: int, spans: list[Span]) -> b
         at = hot.start()
         char = text[at]
         if char == "`":
-            run_end = at + 1
-            while run_end < end and text[run_end] == "`":
-                run_end += 1
-            close = _code_span_end(text, run_end, run_end - at, end)
-            if close < 0:
+            pos = _code_span(text, at, end, spans)
+            if pos < 0:
                 return False  # the closer may be on a later line of the paragraph
-            spans.append((at, close))
-            pos = close
         elif char == "\\":
             pos = at + 2 if at + 1 < end and text[at + 1] in _ESCAPABLE else at + 1
         elif char == "]":
