@@ -768,9 +768,7 @@ def done(ctx: click.Context, card: str) -> int:
     config = load_settings(ctx)
     with RunLock(config.runtime):
         docs = load_docs(config, strict_graph=True)
-        target = docs.card(card)
-        if target is None:
-            raise UsageError(f"no card `{card}` under {docs.root}")
+        target = docs.require(card)
         if target.is_complete:
             echo(f"{card} is already complete")
             return ExitCode.OK
@@ -904,13 +902,7 @@ def _plan(config: Any) -> Any:
 
 
 def _goal(plan: Any, goal: str) -> str:
-    if plan.docs.card(goal) is None:
-        import difflib
-
-        close = difflib.get_close_matches(goal, list(plan.docs.cards), n=1)
-        hint = f"; did you mean `{close[0]}`?" if close else ""
-        raise UsageError(f"no card `{goal}` under {plan.docs.root}{hint}")
-    return goal
+    return str(plan.docs.require(goal).stem)
 
 
 def _report(error: MikadoError) -> None:

@@ -215,8 +215,7 @@ def new_card(
     if problem:
         raise UsageError(f"--title: {problem}")
     for name in (*requires, *required_by):
-        if docs.card(name) is None:
-            raise UsageError(f"no card `{name}` under {docs.root}")
+        docs.require(name)
     if folder is not None:
         prefix = _folder_prefix(folder, docs.root)
     elif required_by:

@@ -15,7 +15,7 @@ from mikado.cache import ScanCache
 from mikado.card import Card
 from mikado.config import Config
 from mikado.discover import StatKey, Walk, walk
-from mikado.errors import DocsError
+from mikado.errors import DocsError, UsageError
 from mikado.findings import Finding, Severity, error, warning
 from mikado.graph import MAX_CYCLES, Graph
 from mikado.linkcheck import LinkCheck
@@ -41,6 +41,17 @@ class Docs:
 
     def card(self, stem: str) -> Card | None:
         return self.cards.get(stem)
+
+    def require(self, stem: str) -> Card:
+        """The card ``stem``, or a usage error naming the closest stem there is."""
+        card = self.cards.get(stem)
+        if card is None:
+            import difflib
+
+            close = difflib.get_close_matches(stem, list(self.cards), n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            raise UsageError(f"no card `{stem}` under {self.root}{hint}")
+        return card
 
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.ERROR]

@@ -153,3 +153,12 @@ def test_bom_and_crlf_cards_load_like_any_other(tree: Tree) -> None:
     assert docs.findings == ()
     assert docs.card("crlf").requires == ("bom",)  # type: ignore[union-attr]
     assert docs.card("bom").title == "BOM"  # type: ignore[union-attr]
+
+
+def test_require_names_the_closest_stem(tree: Tree) -> None:
+    from mikado.errors import UsageError
+
+    docs = load(tree({"harden.md": card_text("Harden", status="active")}))
+    assert docs.require("harden").title == "Harden"
+    with pytest.raises(UsageError, match=r"no card `hardn` under .*did you mean `harden`\?"):
+        docs.require("hardn")
