@@ -183,16 +183,14 @@ class Silent:
 def prepare(config: Config, goal: str, options: RunOptions) -> Prepared:
     """Read the tree, refuse a chain with errors, import the actions and resolve their
     settings: everything that can fail before any card is touched fails here."""
+    # The check reads every doc in full and fills the scan cache, so the front-matter read
+    # after it is served from that cache instead of reading the tree a second time.
+    findings = check_docs(config).findings
     # Not strict: a doc outside the chain that is broken (or caught mid-save by an editor)
     # must not stop it. Errors in the chain's own cards stop it below, cycles included.
     docs = load_docs(config)
-    if docs.card(goal) is None:
-        import difflib
-
-        close = difflib.get_close_matches(goal, list(docs.cards), n=1)
-        hint = f"; did you mean `{close[0]}`?" if close else ""
-        raise UsageError(f"no card `{goal}` under {docs.root}{hint}")
-    _refuse_errors(check_docs(config).findings, docs, goal)
+    docs.require(goal)
+    _refuse_errors(findings, docs, goal)
     # We hold the lock (or change nothing), so a card left `running` is stale: runnable.
     plan = Plan(docs, run_live=False)
     chain = plan.chain(goal)
