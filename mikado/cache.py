@@ -99,6 +99,12 @@ class ScanCache:
         return self.file is not None
 
     @property
+    def warm(self) -> bool:
+        """Whether there is a cache to match docs against, which needs each doc's key before
+        reading it; a cold run leaves the keys to whoever reads the docs."""
+        return self.file is not None and self.file.exists()
+
+    @property
     def _loaded(self) -> dict[str, tuple[StatKey, Row]]:
         if self._entries is None:
             self._entries = _load(self.file, self.context) if self.file is not None else {}

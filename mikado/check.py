@@ -130,7 +130,7 @@ def check_docs(config: Config) -> Report:
     enabled = RULE_NAMES - config.ignore
     link_rules = frozenset(enabled & LINK_RULES)
     store = open_cache(config)
-    tree = walk(config.docs, config.excluded(), stat=store.enabled, files=bool(link_rules))
+    tree = walk(config.docs, config.excluded(), stat=store.warm, files=bool(link_rules))
     actions = _action_modules(config.actions) if "action-missing" in enabled else frozenset()
     key = _report_key(config, store, tree, actions)
     if key is not None:
@@ -158,6 +158,8 @@ def check_docs(config: Config) -> Report:
     findings.sort(key=lambda f: f.sort_key)
     cards = sum(1 for scan in docs.scans if scan.card.is_mikado)
     report = Report(docs.root, len(docs.paths), cards, tuple(findings))
+    if key is None:  # walked without stat: the docs' keys came from reading them
+        key = _report_key(config, store, tree, actions)
     if key is not None and store.all_trusted(tree.stats.values()):
         store.save_value("report", key, report.to_row())
     return report

@@ -85,7 +85,7 @@ def read_tree(
     if store is None:
         store = open_cache(config)
     if tree is None:
-        tree = walk(root, config.excluded(), stat=store.enabled, files=links)
+        tree = walk(root, config.excluded(), stat=store.warm, files=links)
     reader = RowReader()
     scans: dict[str, DocScan] = {}
     with paused_gc():
@@ -103,9 +103,12 @@ def read_tree(
                     out.add(path, tree.stats[path], to_row(scan))
             if misses:
                 stats, trusted, cached = tree.stats, store.trusted, out.file is not None
+                # A tree walked without stat (there was no cache to match) learns each doc's
+                # key from the worker that read it: one fstat there, not a stat here first.
+                walked_keys = len(stats) > 0
 
-                def cache_key(path: str) -> StatKey | None:
-                    key = stats.get(path)
+                def cache_key(path: str, read_key: StatKey | None) -> StatKey | None:
+                    key = stats.get(path) if walked_keys else read_key
                     return key if cached and key is not None and trusted(key) else None
 
                 options = ScanOptions(config.required, links=links)
@@ -114,8 +117,13 @@ def read_tree(
                 batches = scan_batches(root, misses, options, cache_key, link_check, out.file)
                 for batch in batches:
                     rows = batch.scanned()
-                    for path, row in zip(misses[done : done + len(rows)], rows, strict=True):
+                    chunk = misses[done : done + len(rows)]
+                    for path, row in zip(chunk, rows, strict=True):
                         scans[path] = reader.scan(path, row)
+                    if not walked_keys:
+                        for path, key in zip(chunk, batch.read_keys(), strict=True):
+                            if key is not None:
+                                stats[path] = key
                     done += len(rows)
                     if batch.broken:
                         out.failed = True

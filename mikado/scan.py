@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mikado.card import Card, build_card
+from mikado.discover import StatKey, stat_key
 from mikado.findings import Finding, error
 from mikado.frontmatter import Block, FrontMatterError, parse_block, read_block, split_bytes
 from mikado.rules import RULES
@@ -47,18 +49,31 @@ class ScanOptions:
 
 def scan_doc(root: Path, path: str, options: ScanOptions) -> DocScan:
     """Read one doc. Never raises for bad content or I/O: problems become findings."""
+    return read_doc(root, path, options)[0]
+
+
+def read_doc(root: Path, path: str, options: ScanOptions) -> tuple[DocScan, StatKey | None]:
+    """:func:`scan_doc`, and the :data:`StatKey` of the file as it was opened (``None`` when
+    it could not be). The key is taken before the bytes are read, so a change made during the
+    read shows as a newer key next time rather than hiding behind this one."""
     if options.links:
-        return _scan_with_links(root, path, options.required)
+        return read_docs(root, [path], options)[0]
     stem = stem_of(path)
+    key = None
     try:
         with open(os.path.join(root, path), "rb") as stream:
+            key = _key_of(os.fstat(stream.fileno()))
             block = read_block(stream)  # stops at the closing `---`: the body is never read
     except FrontMatterError as exc:
-        return DocScan(Card(stem, path), (error(exc.rule, path, exc.line, exc.message),))
+        return DocScan(Card(stem, path), (error(exc.rule, path, exc.line, exc.message),)), key
     except OSError as exc:
-        return _unreadable(stem, path, exc)
+        return _unreadable(stem, path, exc), key
     card, findings = _front_matter(stem, path, block, options.required)
-    return DocScan(card, tuple(findings))
+    return DocScan(card, tuple(findings)), key
+
+
+def _key_of(info: os.stat_result) -> StatKey:
+    return stat_key(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 def stem_of(path: str) -> str:
@@ -79,61 +94,116 @@ def _front_matter(
     stem: str, path: str, block: Block | None, required: tuple[str, ...]
 ) -> tuple[Card, list[Finding]]:
     if block is None:
-        return Card(stem, path, has_front_matter=False), [
-            error(
-                "frontmatter-missing",
-                path,
-                None,
-                "no front-matter: start the file with a `---` line, the fields, and `---`",
-            )
-        ]
-    try:
-        meta = parse_block(block)
-    except FrontMatterError as exc:
-        return Card(stem, path), [error(exc.rule, path, exc.line, exc.message)]
+        return Card(stem, path, has_front_matter=False), [_missing(path)]
+    meta = _parse(path, block)
+    if isinstance(meta, Finding):
+        return Card(stem, path), [meta]
     return build_card(stem, path, meta, block, required=required)
 
 
-def _scan_with_links(root: Path, path: str, required: tuple[str, ...]) -> DocScan:
-    stem = stem_of(path)
+def _missing(path: str) -> Finding:
+    return error(
+        "frontmatter-missing",
+        path,
+        None,
+        "no front-matter: start the file with a `---` line, the fields, and `---`",
+    )
+
+
+def _parse(path: str, block: Block | None) -> dict[str, Any] | Finding:
+    """The fields of a block (none without one), or the finding saying why they cannot be
+    read."""
+    if block is None:
+        return {}
     try:
-        data = _read_file(os.path.join(root, path))
-    except OSError as exc:
-        return _unreadable(stem, path, exc)
-    findings: list[Finding] = []
-    try:
-        block = split_bytes(data)
+        return parse_block(block)
     except FrontMatterError as exc:
-        card, block = Card(stem, path), None
-        findings.append(error(exc.rule, path, exc.line, exc.message))
-        if exc.rule == "unreadable":
-            return DocScan(card, tuple(findings), ())
-        # An unclosed block: still read the links of the whole file, so the docs it links to
-        # do not turn into orphans because of this one mistake.
-    else:
-        card, found = _front_matter(stem, path, block, required)
-        findings.extend(found)
-    body, _, problem = decode_body(data, block)
-    if problem is not None:
-        findings.append(problem.at(path))
-        return DocScan(card, tuple(findings), ())
-    targets, suspect = link_targets(body)
-    return DocScan(card, tuple(findings), targets, suspect)
+        return error(exc.rule, path, exc.line, exc.message)
+
+
+def read_docs(
+    root: Path, paths: Sequence[str], options: ScanOptions
+) -> list[tuple[DocScan, StatKey | None]]:
+    """:func:`read_doc` of each of ``paths``, in order.
+
+    With links, the docs go through each step together -- every file read, then every
+    front-matter, then every body -- rather than each doc through every step in turn: each
+    step's code then stays warm in the CPU's caches, and a chunk of docs is read about a
+    third faster.
+    """
+    if not options.links:
+        return [read_doc(root, path, options) for path in paths]
+    stems = [stem_of(path) for path in paths]
+    results: list[tuple[DocScan, StatKey | None] | None] = [None] * len(paths)
+    # The docs still being read: their index, bytes, key, front-matter block (None when it
+    # is not closed), and the card and findings once the front-matter is read.
+    reading: list[tuple[int, bytes, StatKey, Block | None]] = []
+    unclosed: dict[int, Finding] = {}
+    for index, path in enumerate(paths):
+        try:
+            data, key = _read_file(os.path.join(root, path))
+        except OSError as exc:
+            results[index] = _unreadable(stems[index], path, exc), None
+            continue
+        reading.append((index, data, key, None))
+    for at, (index, data, key, _) in enumerate(reading):
+        try:
+            reading[at] = (index, data, key, split_bytes(data))
+        except FrontMatterError as exc:
+            finding = error(exc.rule, paths[index], exc.line, exc.message)
+            if exc.rule == "unreadable":
+                results[index] = DocScan(Card(stems[index], paths[index]), (finding,), ()), key
+            else:
+                # An unclosed block: still read the links of the whole file, so the docs it
+                # links to do not turn into orphans because of this one mistake.
+                unclosed[index] = finding
+    reading = [doc for doc in reading if results[doc[0]] is None]
+    parsed = [
+        _parse(paths[index], block) if index not in unclosed else unclosed[index]
+        for index, _, _, block in reading
+    ]
+    front: list[tuple[Card, list[Finding]]] = []
+    for (index, _, _, block), meta in zip(reading, parsed, strict=True):
+        stem, path = stems[index], paths[index]
+        if isinstance(meta, Finding):
+            front.append((Card(stem, path), [meta]))
+        elif block is None:
+            front.append((Card(stem, path, has_front_matter=False), [_missing(path)]))
+        else:
+            front.append(build_card(stem, path, meta, block, required=options.required))
+    bodies: list[str] = []
+    for (index, data, key, block), (card, findings) in zip(reading, front, strict=True):
+        body, _, problem = decode_body(data, block)
+        if problem is not None:
+            findings.append(problem.at(paths[index]))
+            results[index] = DocScan(card, tuple(findings), ()), key
+        bodies.append(body)
+    for (index, _, key, _), (card, findings), (targets, suspect) in zip(
+        reading, front, link_targets_of(bodies), strict=True
+    ):
+        if results[index] is None:
+            results[index] = DocScan(card, tuple(findings), targets, suspect), key
+    return cast(list[tuple[DocScan, StatKey | None]], results)
 
 
 _READ_SIZE = 1 << 16
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
-def _read_file(path: str) -> bytes:
-    """The bytes of a file: with a bare descriptor, which costs half as much as a buffered
-    file object for a small file (that shows, 100,000 times)."""
+def _read_file(path: str) -> tuple[bytes, StatKey]:
+    """The bytes of a file and its key, with a bare descriptor, which costs half as much as a
+    buffered file object for a small file (that shows, 100,000 times). Knowing the size, one
+    read() that returns less than asked for is the whole file."""
     fd = os.open(path, _READ_FLAGS)
     try:
-        chunks = []
-        while chunk := os.read(fd, _READ_SIZE):
-            chunks.append(chunk)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        info = os.fstat(fd)
+        data = os.read(fd, info.st_size + 1)
+        if len(data) > info.st_size:  # it grew since, or its size says nothing (not a file)
+            chunks = [data]
+            while chunk := os.read(fd, _READ_SIZE):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data, _key_of(info)
     finally:
         os.close(fd)
 
@@ -176,24 +246,31 @@ def decode_body(data: bytes, block: Block | None) -> tuple[str, int, _BadBytes |
 def link_targets(body: str) -> tuple[tuple[str, ...], bool]:
     """The distinct targets of the well-formed links of a body, and whether it also holds
     links that are wrong whatever the tree."""
-    if "[[" not in body:
-        return (), False
-    from mikado.links import is_spaced, link_raws, split_raw
+    return link_targets_of([body])[0]
 
-    seen: dict[str, None] = {}
-    suspect = False
-    for raw in link_raws(body):
-        if "|" in raw or "#" in raw:
-            target, _, text = split_raw(raw)
-        else:
-            target, text = raw, None
-        # Most links are plainly well-formed; only look closer when blanks or a / could
-        # make one spaced or a path (the rules of :func:`mikado.linkcheck.classify`).
-        if "/" in target or ((" " in raw or "\t" in raw) and is_spaced(raw, target, text)):
-            suspect = True
-        elif target:
-            seen[target] = None
-    return tuple(seen), suspect
+
+def link_targets_of(bodies: Sequence[str]) -> list[tuple[tuple[str, ...], bool]]:
+    """:func:`link_targets` of each body (step by step over all of them, see
+    :func:`read_docs`)."""
+    from mikado.links import is_spaced, link_raws_of, split_raw
+
+    found: list[tuple[tuple[str, ...], bool]] = []
+    for raws in link_raws_of(bodies):
+        seen: dict[str, None] = {}
+        suspect = False
+        for raw in raws:
+            if "|" in raw or "#" in raw:
+                target, _, text = split_raw(raw)
+            else:
+                target, text = raw, None
+            # Most links are plainly well-formed; only look closer when blanks or a / could
+            # make one spaced or a path (the rules of :func:`mikado.linkcheck.classify`).
+            if "/" in target or ((" " in raw or "\t" in raw) and is_spaced(raw, target, text)):
+                suspect = True
+            elif target:
+                seen[target] = None
+        found.append((tuple(seen), suspect))
+    return found
 
 
 # -- rows: the plain-tuple form of a scan, for the cache (marshal) and worker results ---------

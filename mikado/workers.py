@@ -26,15 +26,16 @@ from pathlib import Path
 from mikado.cache import append_record, encode, open_for_append
 from mikado.discover import StatKey
 from mikado.linkcheck import LinkCheck, LinkTally
-from mikado.scan import Row, ScanOptions, scan_doc, to_row, without_links
+from mikado.scan import Row, ScanOptions, read_docs, to_row, without_links
 
 # Below this many docs to read, one process is faster: forking and feeding a pool costs about
 # as much as reading a few hundred docs.
 POOL_MIN_DOCS = 600
 CHUNK = 256
 
-# The key a doc's row may be cached under, or None when it may not be cached.
-CacheKey = Callable[[str], StatKey | None]
+# The key a doc's row may be cached under, given its path and the key of the file as it was
+# read (None when it could not be); None when the row may not be cached.
+CacheKey = Callable[[str, StatKey | None], StatKey | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +45,24 @@ class Batch:
     to the cache file itself, and ``broken`` when it failed to (that file cannot be used).
     ``rows`` is the marshalled list of the row of every doc, in the chunk's order; without
     link targets when a link check ran in the worker, and then ``links`` is the marshalled
-    :class:`LinkTally` of the chunk."""
+    :class:`LinkTally` of the chunk. ``keys`` is the marshalled list of the key of each doc
+    as it was read (see :func:`mikado.scan.read_doc`), for a tree walked without them."""
 
     cached: bytes | None
     rows: bytes
     links: bytes | None
+    keys: bytes
     broken: bool = False
 
     def scanned(self) -> list[Row]:
         """The row of each doc, in the order of the chunk's paths."""
         rows: list[Row] = marshal.loads(self.rows)
         return rows
+
+    def read_keys(self) -> list[StatKey | None]:
+        """The key of each doc as it was read, in the order of the chunk's paths."""
+        keys: list[StatKey | None] = marshal.loads(self.keys)
+        return keys
 
     def links_into(self, tally: LinkTally) -> None:
         if self.links is not None:
@@ -114,8 +122,8 @@ def scan_batches(
         context = multiprocessing.get_context("fork")
         # A forked worker inherits the initializer's arguments: nothing here is pickled.
         with context.Pool(jobs, initializer=_start, initargs=(job,)) as pool:
-            for cached, rows, links, broken in pool.imap(_scan_range, ranges):
-                yield Batch(cached, rows, links, broken)
+            for cached, rows, links, keys, broken in pool.imap(_scan_range, ranges):
+                yield Batch(cached, rows, links, keys, broken)
     finally:
         gc.unfreeze()
 
@@ -141,34 +149,38 @@ def _start(job: _Job) -> None:
     gc.disable()
 
 
-def _scan_range(bounds: tuple[int, int]) -> tuple[bytes | None, bytes, bytes | None, bool]:
+def _scan_range(
+    bounds: tuple[int, int],
+) -> tuple[bytes | None, bytes, bytes | None, bytes, bool]:
     assert _job is not None
-    cached, rows, links = _scan(_job, *bounds)
+    cached, rows, links, keys = _scan(_job, *bounds)
     if _cache_fd is None:
-        return cached, rows, links, False
+        return cached, rows, links, keys, False
     # Straight to the cache file: 60 MB at 100k docs need not go through the pool's pipe
     # and be written by the main process.
-    return None, rows, links, not append_record(_cache_fd, cached)
+    return None, rows, links, keys, not append_record(_cache_fd, cached)
 
 
-def _scan(job: _Job, start: int, stop: int) -> tuple[bytes, bytes, bytes | None]:
+def _scan(job: _Job, start: int, stop: int) -> tuple[bytes, bytes, bytes | None, bytes]:
     cached: list[tuple[str, StatKey, Row]] = []
-    rows: list[Row] = []
     root, options, cache_key, link_check = job.root, job.options, job.cache_key, job.link_check
     tally = LinkTally()
-    for path in job.paths[start:stop]:
-        scan = scan_doc(root, path, options)
-        row = to_row(scan)
-        key = cache_key(path)
+    paths = job.paths[start:stop]
+    scans = read_docs(root, paths, options)
+    # Each step over the whole chunk before the next, as read_docs does (it is faster).
+    rows = [to_row(scan) for scan, _ in scans]
+    keys = [read_key for _, read_key in scans]
+    for path, read_key, row in zip(paths, keys, rows, strict=True):
+        key = cache_key(path, read_key)
         if key is not None:
             cached.append((path, key, row))
-        if link_check is not None:
+    if link_check is not None:
+        for path, (scan, _) in zip(paths, scans, strict=True):
             link_check.doc(tally, path, scan.card.stem, scan.targets or (), scan.suspect)
-            row = without_links(row)
-        rows.append(row)
+        rows = [without_links(row) for row in rows]
     links = None
     if link_check is not None:
         tally.linked -= job.linked_sent
         job.linked_sent.update(tally.linked)
         links = encode(tally.encode())
-    return encode(cached), encode(rows), links
+    return encode(cached), encode(rows), links, encode(keys)

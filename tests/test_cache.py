@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from treebuilder import doc, findings, write_tree
 import mikado.workers
 from mikado.cache import ScanCache
 from mikado.config import load_config
-from mikado.discover import stat_key
+from mikado.discover import StatKey, stat_key
 from mikado.scan import DocScan, ScanOptions
 
 
@@ -27,13 +28,15 @@ def settle() -> None:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The docs each check actually reads."""
     seen: list[str] = []
-    real = mikado.workers.scan_doc
+    real = mikado.workers.read_docs
 
-    def counting(root: Path, path: str, options: ScanOptions) -> DocScan:
-        seen.append(path)
-        return real(root, path, options)
+    def counting(
+        root: Path, paths: Sequence[str], options: ScanOptions
+    ) -> list[tuple[DocScan, StatKey | None]]:
+        seen.extend(paths)
+        return real(root, paths, options)
 
-    monkeypatch.setattr(mikado.workers, "scan_doc", counting)
+    monkeypatch.setattr(mikado.workers, "read_docs", counting)
     return seen
 
 

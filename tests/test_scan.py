@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,7 +11,7 @@ from markdown_strategies import document
 
 from mikado.linkcheck import classify
 from mikado.links import extract_links_reference
-from mikado.scan import link_targets
+from mikado.scan import ScanOptions, link_targets, read_docs
 
 
 def expected_targets(body: str) -> tuple[tuple[str, ...], bool]:
@@ -57,3 +59,36 @@ LINK = st.sampled_from(
 def test_targets_agree_with_markdown_it(body: str, links: list[str]) -> None:
     body += "".join(f" [[{raw}]]" for raw in links) + "\n"
     assert link_targets(body) == expected_targets(body)
+
+
+def test_reading_docs_together_gives_what_reading_each_alone_gives(tmp_path: Path) -> None:
+    """read_docs runs each step over every doc before the next: a doc that drops out at one
+    step (unreadable, a bad block, bad bytes) must not shift the others' results."""
+    files: dict[str, bytes] = {
+        "plain.md": b"---\ntitle: Plain\n---\nSee [[a]] and [[b|text]].\n",
+        "none.md": b"No front-matter, a [[link]].\n",
+        "unclosed.md": b"---\ntitle: x\nbody [[kept]]\n",
+        "bad-yaml.md": b"---\ntitle: [\n---\n[[after-bad-yaml]]\n",
+        "bad-front-bytes.md": b"---\ntitle: \xff\n---\n[[never]]\n",
+        "bad-body-bytes.md": b"---\ntitle: B\n---\n[[lost]] \xfe\n",
+        "crlf.md": b"---\r\ntitle: C\r\n---\r\n`[[code]]` [[ spaced ]] [[c]]\r\n",
+        "card.md": b"---\ntitle: Card\nstatus: active\nrequires: abc\n---\n[[x/y]]\n",
+        "empty.md": b"",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "folder.md").mkdir()  # listed as a doc, cannot be read as one
+    paths = sorted([*files, "folder.md"])
+    options = ScanOptions(("title",), links=True)
+    together = read_docs(tmp_path, paths, options)
+    alone = [read_docs(tmp_path, [path], options)[0] for path in paths]
+    assert together == alone
+    by_path = {path: scan for path, (scan, _) in zip(paths, together, strict=True)}
+    assert by_path["plain.md"].targets == ("a", "b")
+    assert by_path["unclosed.md"].targets == ("kept",)
+    assert by_path["crlf.md"].targets == ("c",) and by_path["crlf.md"].suspect
+    assert by_path["bad-body-bytes.md"].targets == ()
+    assert {f.rule for f in by_path["folder.md"].findings} == {"unreadable"}
+    assert {f.rule for f in by_path["card.md"].findings} == {"field-type"}
+    keys = dict(zip(paths, (key for _, key in together), strict=True))
+    assert keys["folder.md"] is None and keys["plain.md"] is not None

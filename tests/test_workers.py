@@ -38,7 +38,7 @@ def test_the_pool_and_a_single_process_agree(
     pooled: list[Row] = []
     cached: list[tuple[str, bytes, Row]] = []
     for batch in scan_batches(
-        root, paths, options, lambda path: key if path in cacheable else None
+        root, paths, options, lambda path, _read: key if path in cacheable else None
     ):
         pooled.extend(batch.scanned())
         assert batch.cached is not None  # no cache file given: the records come back
