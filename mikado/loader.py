@@ -140,18 +140,20 @@ def assemble(
     """The tree from its scans, with the findings that need every card at once."""
     cards: dict[str, Card] = {}
     findings: list[Finding] = []
-    by_stem: dict[str, list[str]] = {}
+    shared: dict[str, list[str]] = {}  # the paths of each stem more than one doc has
     for scan in scans:
         card = scan.card
-        findings.extend(scan.findings)
-        by_stem.setdefault(card.stem, []).append(card.path)
-        cards.setdefault(card.stem, card)
+        if scan.findings:
+            findings.extend(scan.findings)
+        first = cards.setdefault(card.stem, card)
+        if first is not card:
+            shared.setdefault(card.stem, [first.path]).append(card.path)
 
-    findings.extend(_duplicates(by_stem))
+    findings.extend(_duplicates(shared))
     findings.extend(_misplaced((scan.card for scan in scans), config.cards_in))
     requires = {stem: card.requires for stem, card in cards.items()}
     graph = Graph(requires)
-    findings.extend(_requires_integrity(cards, by_stem))
+    findings.extend(_requires_integrity(cards))
     findings.extend(_cycles(graph, cards))
     findings.extend(_structure(cards))
 
@@ -187,18 +189,17 @@ def breaks_graph(finding: Finding) -> bool:
     return finding.rule in GRAPH_RULES
 
 
-def _duplicates(by_stem: Mapping[str, list[str]]) -> Iterable[Finding]:
-    for stem, paths in by_stem.items():
-        if len(paths) > 1:
-            for path in paths:
-                others = ", ".join(p for p in paths if p != path)
-                yield error(
-                    "duplicate-stem",
-                    path,
-                    None,
-                    f"stem `{stem}` is also used by {others}; stems must be unique, rename one",
-                    stem,
-                )
+def _duplicates(shared: Mapping[str, list[str]]) -> Iterable[Finding]:
+    for stem, paths in shared.items():
+        for path in paths:
+            others = ", ".join(p for p in paths if p != path)
+            yield error(
+                "duplicate-stem",
+                path,
+                None,
+                f"stem `{stem}` is also used by {others}; stems must be unique, rename one",
+                stem,
+            )
 
 
 def _misplaced(cards: Iterable[Card], cards_in: tuple[str, ...]) -> Iterable[Finding]:
@@ -220,13 +221,11 @@ def _misplaced(cards: Iterable[Card], cards_in: tuple[str, ...]) -> Iterable[Fin
                 )
 
 
-def _requires_integrity(
-    cards: Mapping[str, Card], by_stem: Mapping[str, list[str]]
-) -> Iterable[Finding]:
-    lowered: dict[str, str] = {}
-    for stem in by_stem:
-        lowered.setdefault(stem.lower(), stem)
+def _requires_integrity(cards: Mapping[str, Card]) -> Iterable[Finding]:
+    lowered: dict[str, str] | None = None  # made when first needed: most trees need none
     for card in cards.values():
+        if not card.requires:
+            continue
         for entry, line in zip(card.requires, card.requires_lines, strict=False):
             if entry == card.stem:
                 yield error(
@@ -237,6 +236,10 @@ def _requires_integrity(
                     entry,
                 )
             elif entry not in cards:
+                if lowered is None:
+                    lowered = {}
+                    for stem in cards:
+                        lowered.setdefault(stem.lower(), stem)
                 yield error(
                     "requires-missing", card.path, line, _missing_message(entry, lowered), entry
                 )
@@ -278,6 +281,8 @@ def _cycles(graph: Graph, cards: Mapping[str, Card]) -> Iterable[Finding]:
 
 def _structure(cards: Mapping[str, Card]) -> Iterable[Finding]:
     for card in cards.values():
+        if card.branch is None and not card.requires:
+            continue  # plain documentation, most of a tree
         if card.branch is not None and card.branch != f"mikado/{card.stem}":
             yield warning(
                 "branch-name",
