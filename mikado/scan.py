@@ -193,12 +193,12 @@ _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 def _read_file(path: str) -> tuple[bytes, StatKey]:
     """The bytes of a file and its key, with a bare descriptor, which costs half as much as a
     buffered file object for a small file (that shows, 100,000 times). Knowing the size, one
-    read() that returns less than asked for is the whole file."""
+    read() that returns exactly that much is the whole file."""
     fd = os.open(path, _READ_FLAGS)
     try:
         info = os.fstat(fd)
         data = os.read(fd, info.st_size + 1)
-        if len(data) > info.st_size:  # it grew since, or its size says nothing (not a file)
+        if len(data) != info.st_size:  # it changed since, or a short read: read to the end
             chunks = [data]
             while chunk := os.read(fd, _READ_SIZE):
                 chunks.append(chunk)
