@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from mikado.findings import Finding, error
-from mikado.frontmatter import Block
+from mikado.frontmatter import Block, Placed
 
 OPEN_STATUSES = frozenset({"active", "running", "failed"})
 STATUSES = OPEN_STATUSES | {"done"}
@@ -94,10 +94,13 @@ def build_card(
     block: Block,
     *,
     required: tuple[str, ...] = ("title", "modified", "tags"),
+    placed: Placed | None = None,
 ) -> tuple[Card, list[Finding]]:
-    """Validate field types and build the card; wrong fields are reported, not fatal."""
+    """Validate field types and build the card; wrong fields are reported, not fatal.
+    ``placed`` is where the fields are, when parsing them told (see
+    :func:`mikado.frontmatter.parse_block_placed`)."""
     findings: list[Finding] = []
-    lines, requires_lines = key_lines(block)
+    lines, requires_lines = placed if placed is not None else key_lines(block)
 
     def line(key: str) -> int:
         return lines.get(key, block.first_line)

@@ -88,11 +88,24 @@ def _flow_list(text: str) -> Any:
 
 def parse_simple(text: str) -> dict[str, Any] | None:
     """The mapping ``text`` holds, or ``None`` when it is not in the simple subset."""
+    placed = parse_placed(text)
+    return None if placed is None else placed[0]
+
+
+def parse_placed(
+    text: str, first_line: int = 1
+) -> tuple[dict[str, Any], dict[str, int], tuple[int, ...]] | None:
+    """:func:`parse_simple`, and where its fields are (``text`` starting on line
+    ``first_line``): the line of each top-level key (its first, for a repeated key) and of
+    each entry of ``requires``. Parsing knows them already; finding them again afterwards,
+    as a doc read by the YAML loader must, costs a tenth of reading the doc."""
     result: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    requires_lines: list[int] = []
     items: list[Any] | None = None  # the block list of the last `key:` line, if any
     items_key = ""
     item_indent = -1
-    for raw in text.split("\n"):
+    for number, raw in enumerate(text.split("\n"), first_line):
         line = raw[:-1] if raw.endswith("\r") else raw
         stripped = line.lstrip(" ")
         if not stripped or stripped.startswith("#"):
@@ -111,11 +124,14 @@ def parse_simple(text: str) -> dict[str, Any] | None:
             if value is _UNSURE:
                 return None
             items.append(value)
+            if items_key == "requires":
+                requires_lines.append(number)
             continue
         found = _KEY.match(line)
         if found is None or found[1] in _RESERVED:
             return None
         key, value_text = found[1], found[2]
+        lines.setdefault(key, number)
         if not value_text:
             result[key] = None  # YAML's null, unless `- item` lines follow
             items, items_key, item_indent = [], key, -1
@@ -125,9 +141,11 @@ def parse_simple(text: str) -> dict[str, Any] | None:
             if not value_text.endswith("]"):
                 return None
             value = _flow_list(value_text)
+            if key == "requires" and value is not _UNSURE:
+                requires_lines.extend([number] * len(value))
         else:
             value = _scalar(value_text)
         if value is _UNSURE:
             return None
         result[key] = value
-    return result
+    return result, lines, tuple(requires_lines)

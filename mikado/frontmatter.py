@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import yaml
 
-from mikado.fastyaml import parse_simple
+from mikado.fastyaml import parse_placed
 
 try:  # The C loader is ~10x faster; fall back quietly where libyaml is not compiled in.
     from yaml import CSafeLoader as _BaseLoader
@@ -180,11 +180,26 @@ def split_bytes(data: bytes) -> Block | None:
     )
 
 
+# Where a block's fields are: the file line of each top-level key and of each `requires` entry.
+Placed = tuple[dict[str, int], tuple[int, ...]]
+
+
 def parse_block(block: Block) -> dict[str, Any]:
     """Parse the YAML of a block into a mapping; errors carry the line of the file."""
-    simple = parse_simple(block.text)
+    return parse_block_placed(block)[0]
+
+
+def parse_block_placed(block: Block) -> tuple[dict[str, Any], Placed | None]:
+    """:func:`parse_block`, and where the fields are when parsing learnt it on the way (the
+    fast path does; the YAML loader does not, and then it is ``None``)."""
+    simple = parse_placed(block.text, block.first_line)
     if simple is not None:
-        return simple
+        fields, lines, requires_lines = simple
+        return fields, (lines, requires_lines)
+    return _parse_yaml(block), None
+
+
+def _parse_yaml(block: Block) -> dict[str, Any]:
     try:
         value = yaml.load(block.text, Loader=_Loader)  # a safe loader (CSafeLoader or SafeLoader)
     except yaml.MarkedYAMLError as exc:

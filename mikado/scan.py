@@ -18,7 +18,14 @@ from typing import Any, cast
 from mikado.card import Card, build_card
 from mikado.discover import StatKey, stat_key
 from mikado.findings import Finding, error
-from mikado.frontmatter import Block, FrontMatterError, parse_block, read_block, split_bytes
+from mikado.frontmatter import (
+    Block,
+    FrontMatterError,
+    Placed,
+    parse_block_placed,
+    read_block,
+    split_bytes,
+)
 from mikado.rules import RULES
 
 _intern = sys.intern
@@ -95,10 +102,11 @@ def _front_matter(
 ) -> tuple[Card, list[Finding]]:
     if block is None:
         return Card(stem, path, has_front_matter=False), [_missing(path)]
-    meta = _parse(path, block)
-    if isinstance(meta, Finding):
-        return Card(stem, path), [meta]
-    return build_card(stem, path, meta, block, required=required)
+    fields = _parse(path, block)
+    if isinstance(fields, Finding):
+        return Card(stem, path), [fields]
+    meta, placed = fields
+    return build_card(stem, path, meta, block, required=required, placed=placed)
 
 
 def _missing(path: str) -> Finding:
@@ -110,13 +118,13 @@ def _missing(path: str) -> Finding:
     )
 
 
-def _parse(path: str, block: Block | None) -> dict[str, Any] | Finding:
-    """The fields of a block (none without one), or the finding saying why they cannot be
-    read."""
+def _parse(path: str, block: Block | None) -> tuple[dict[str, Any], Placed | None] | Finding:
+    """The fields of a block (none without one) and where they are when known, or the
+    finding saying why they cannot be read."""
     if block is None:
-        return {}
+        return {}, None
     try:
-        return parse_block(block)
+        return parse_block_placed(block)
     except FrontMatterError as exc:
         return error(exc.rule, path, exc.line, exc.message)
 
@@ -163,14 +171,17 @@ def read_docs(
         for index, _, _, block in reading
     ]
     front: list[tuple[Card, list[Finding]]] = []
-    for (index, _, _, block), meta in zip(reading, parsed, strict=True):
+    for (index, _, _, block), fields in zip(reading, parsed, strict=True):
         stem, path = stems[index], paths[index]
-        if isinstance(meta, Finding):
-            front.append((Card(stem, path), [meta]))
+        if isinstance(fields, Finding):
+            front.append((Card(stem, path), [fields]))
         elif block is None:
             front.append((Card(stem, path, has_front_matter=False), [_missing(path)]))
         else:
-            front.append(build_card(stem, path, meta, block, required=options.required))
+            meta, placed = fields
+            front.append(
+                build_card(stem, path, meta, block, required=options.required, placed=placed)
+            )
     bodies: list[str] = []
     for (index, data, key, block), (card, findings) in zip(reading, front, strict=True):
         body, _, problem = decode_body(data, block)

@@ -8,7 +8,9 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mikado.fastyaml import parse_simple
+from mikado.card import key_lines
+from mikado.fastyaml import parse_placed, parse_simple
+from mikado.frontmatter import Block
 from mikado.frontmatter import _Loader
 
 SAFE_KEYS = ["title", "tags", "status", "requires", "x-y", "a_b"]
@@ -111,6 +113,20 @@ def test_whatever_it_accepts_yaml_reads_the_same(text: str) -> None:
     assert simple == (expected or {}), text
     for key, value in simple.items():
         assert type(value) is type(expected[key]), (key, text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(front_matter(), front_matter(SAFE_KEYS, SAFE_VALUES)))
+@example("title: A\nrequires:\n  - a\n  - b\ntags: [x]\n")
+@example("requires: [a, b]\ntitle: A\n# note\nrequires:\n- c\n")
+def test_where_it_places_fields_is_where_a_textual_scan_finds_them(text: str) -> None:
+    """Parsing notes each key's line and each `requires` entry's on the way; a doc read by
+    the YAML loader gets them from a scan of the text (card.key_lines). Both must agree."""
+    placed = parse_placed(text, 2)
+    if placed is None:
+        return
+    block = Block(text, 2, text.count("\n") + 3, 0, bom=False, crlf="\r\n" in text)
+    assert (placed[1], placed[2]) == key_lines(block), text
 
 
 def test_the_usual_front_matter_takes_the_fast_path() -> None:
