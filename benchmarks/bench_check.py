@@ -126,10 +126,9 @@ def main() -> None:
     for size in args.sizes:
         tree = tree_for(args.work, size)
         docs = sum(1 for _ in (tree / "docs").rglob("*.md"))
-        repeat = 1 if size >= 50000 else args.repeat
         for command in ("check", "status"):
-            cold = best([command], tree, repeat, cold=True)
-            warm = best([command], tree, repeat, cold=False)
+            cold = best([command], tree, args.repeat, cold=True)
+            warm = best([command], tree, args.repeat, cold=False)
             codes = {cold.exit_code, warm.exit_code}
             flag = "" if codes == {0} else f"  (exit {sorted(codes)})"
             print(
