@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from mikado.card import key_lines
 from mikado.fastyaml import parse_placed, parse_simple
-from mikado.frontmatter import Block
-from mikado.frontmatter import _Loader
+from mikado.frontmatter import Block, _Loader
 
 SAFE_KEYS = ["title", "tags", "status", "requires", "x-y", "a_b"]
 KEYS = SAFE_KEYS * 3 + ["on", "Yes", "9k", "k k", "-k"]
