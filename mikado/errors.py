@@ -18,7 +18,7 @@ class ExitCode(IntEnum):
     PREREQUISITE = 3  # `run` stopped because an action discovered a prerequisite
     LOCKED = 4  # another run holds the lock
     MANUAL = 5  # `run` stopped at a ready card with no action
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C, or SIGTERM during a run
 
 
 class MikadoError(Exception):

@@ -369,7 +369,7 @@ class Runner:
         http = self._http or _client(self.config)
         exit_code: int | None = None
         try:
-            with _sigint_sets(self.interrupt):
+            with _stop_signals_set(self.interrupt):
                 self._schedule(result, http)
             exit_code = int(result.exit_code)
         finally:
@@ -705,10 +705,15 @@ def _client(config: Config) -> httpx.Client:
     return make_client(config.tls)
 
 
+# What stops a run cleanly: Ctrl-C, and SIGTERM (how CI cancels a job and systemd stops a
+# unit), which would otherwise end the process with the card left `running`.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
-def _sigint_sets(event: threading.Event) -> Iterator[None]:
-    """Ctrl-C sets ``event`` instead of raising at an arbitrary point (say, mid card write);
-    a second Ctrl-C raises as usual."""
+def _stop_signals_set(event: threading.Event) -> Iterator[None]:
+    """Ctrl-C or SIGTERM sets ``event`` instead of raising at an arbitrary point (say, mid
+    card write); a second one raises KeyboardInterrupt as Ctrl-C does."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -718,11 +723,12 @@ def _sigint_sets(event: threading.Event) -> Iterator[None]:
             raise KeyboardInterrupt
         event.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {number: signal.signal(number, handler) for number in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, action in previous.items():
+            signal.signal(number, action)
 
 
 # -- the worker -------------------------------------------------------------------------------

@@ -229,7 +229,10 @@ def test_a_sentinel_secret_never_leaves_the_engine(tmp_path: Path) -> None:
         assert sentinel.encode() not in data, path
 
 
-def test_ctrl_c_puts_the_running_card_back_to_active(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_puts_the_running_card_back_to_active(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     waiting = """
     from pathlib import Path
     ROOT = Path(__file__).resolve().parent.parent
@@ -244,7 +247,7 @@ def test_ctrl_c_puts_the_running_card_back_to_active(tmp_path: Path) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert tree.status("a") == "running"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 130, stderr
     assert "back to active: a" in stderr
