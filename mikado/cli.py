@@ -12,12 +12,17 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from mikado import __version__
 from mikado.errors import DocsError, ExitCode, MikadoError, UsageError
+
+if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
+    from mikado.chains import Plan, State
+    from mikado.config import Config
+    from mikado.runner import Prepared, RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,7 +90,7 @@ def output_format(ctx: click.Context, allowed: Sequence[str]) -> str:
     return chosen
 
 
-def load_settings(ctx: click.Context) -> Any:
+def load_settings(ctx: click.Context) -> Config:
     from mikado.config import load_config
 
     options = _options(ctx)
@@ -165,7 +170,6 @@ def status(ctx: click.Context, goal: str | None) -> int:
       mikado status --format json | jq '.chains[].ready'
       mikado status harden-zot-registry --format markdown > pr.md
     """
-    from mikado.chains import State
     from mikado.journal import last_failures
     from mikado.views import marks_for_stream, status_json, status_table, status_tree
 
@@ -600,7 +604,9 @@ def run(
     )
 
 
-def _run_chain(config: Any, goal: str, options: Any, *, fmt: str, verbose: bool, ask: bool) -> int:
+def _run_chain(
+    config: Config, goal: str, options: RunOptions, *, fmt: str, verbose: bool, ask: bool
+) -> int:
     from mikado.lock import RunLock
     from mikado.retrying import ca_bundle_problem
     from mikado.runner import prepare
@@ -644,7 +650,7 @@ def _run_chain(config: Any, goal: str, options: Any, *, fmt: str, verbose: bool,
         return _execute(prepared, options, fmt=fmt, verbose=verbose)
 
 
-def _plan_lines(prepared: Any) -> list[str]:
+def _plan_lines(prepared: Prepared) -> list[str]:
     count = len(prepared.steps)
     lines = [f"Plan for {prepared.goal} ({count} card{'s' if count != 1 else ''}):"]
     notes = {
@@ -663,7 +669,7 @@ def _plan_lines(prepared: Any) -> list[str]:
     return lines
 
 
-def _rehearse(prepared: Any) -> int:
+def _rehearse(prepared: Prepared) -> int:
     """Print what each card that could start now would change; exit 1 if a rehearsal failed."""
     from mikado.runner import Rehearsed, rehearse
 
@@ -688,13 +694,13 @@ def _rehearse(prepared: Any) -> int:
     return ExitCode.FAILURE if failed else ExitCode.OK
 
 
-def _execute(prepared: Any, options: Any, *, fmt: str, verbose: bool) -> int:
+def _execute(prepared: Prepared, options: RunOptions, *, fmt: str, verbose: bool) -> int:
     from mikado.progress import ConsoleProgress, action_logs, summary
-    from mikado.runner import Runner
+    from mikado.runner import Outcome, Runner
     from mikado.secrets import masked_output
     from mikado.views import COLOURS, marks_for_stream
 
-    def style(text: str, state: Any) -> str:
+    def style(text: str, state: State | None) -> str:
         return click.style(text, fg=COLOURS[state]) if state else text
 
     progress = ConsoleProgress(
@@ -707,7 +713,7 @@ def _execute(prepared: Any, options: Any, *, fmt: str, verbose: bool) -> int:
     with masked_output(mask), action_logs(progress, mask, verbose=verbose):
         result = Runner(prepared, options=options, progress=progress).run()
         goal = prepared.goal
-        for stem in result.stems(_outcome("failed")):
+        for stem in result.stems(Outcome.FAILED):
             echo(f"mikado: {stem} failed: {result.errors.get(stem, '')}", err=True)
         for stem, new in result.discovered.items():
             echo(
@@ -715,10 +721,10 @@ def _execute(prepared: Any, options: Any, *, fmt: str, verbose: bool) -> int:
                 f"require it; make it pass, then run `mikado run {goal}` again",
                 err=True,
             )
-        for stem in result.stems(_outcome("manual")):
+        for stem in result.stems(Outcome.MANUAL):
             echo(f"mikado: {stem} has no action: do this by hand, then `mikado done {stem}`")
         if result.interrupted:
-            back = ", ".join(result.stems(_outcome("interrupted"))) or "no card was running"
+            back = ", ".join(result.stems(Outcome.INTERRUPTED)) or "no card was running"
             echo(f"mikado: interrupted; back to active: {back}", err=True)
         if fmt == "json":
             echo_json(
@@ -735,12 +741,6 @@ def _execute(prepared: Any, options: Any, *, fmt: str, verbose: bool) -> int:
         elif result.exit_code == ExitCode.OK:
             echo(f"{goal}: {summary(result)}")
     return int(result.exit_code)
-
-
-def _outcome(name: str) -> Any:
-    from mikado.runner import Outcome
-
-    return Outcome(name)
 
 
 @cli.command()
@@ -892,7 +892,7 @@ def serve(ctx: click.Context, workspace: Path | None) -> int:
     return serve_lab(load_settings(ctx), workspace, echo=echo)
 
 
-def _plan(config: Any) -> Any:
+def _plan(config: Config) -> Plan:
     from mikado.chains import Plan
     from mikado.loader import load_docs
     from mikado.lock import holder
@@ -901,7 +901,7 @@ def _plan(config: Any) -> Any:
     return Plan(docs, run_live=holder(config.runtime) is not None)
 
 
-def _goal(plan: Any, goal: str) -> str:
+def _goal(plan: Plan, goal: str) -> str:
     return str(plan.docs.require(goal).stem)
 
 
