@@ -11,7 +11,7 @@ from markdown_strategies import document
 
 from mikado.linkcheck import classify
 from mikado.links import extract_links_reference
-from mikado.scan import ScanOptions, link_targets, read_docs
+from mikado.scan import ScanOptions, link_targets, read_doc, read_docs
 
 
 def expected_targets(body: str) -> tuple[tuple[str, ...], bool]:
@@ -61,9 +61,13 @@ def test_targets_agree_with_markdown_it(body: str, links: list[str]) -> None:
     assert link_targets(body) == expected_targets(body)
 
 
-def test_reading_docs_together_gives_what_reading_each_alone_gives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("links", [True, False], ids=["links", "front-matter only"])
+def test_reading_docs_together_gives_what_reading_each_alone_gives(
+    tmp_path: Path, links: bool
+) -> None:
     """read_docs runs each step over every doc before the next: a doc that drops out at one
-    step (unreadable, a bad block, bad bytes) must not shift the others' results."""
+    step (unreadable, a bad block, bad bytes) must not shift the others' results. Without
+    links it must also agree with read_doc, which reads a front-matter line by line."""
     files: dict[str, bytes] = {
         "plain.md": b"---\ntitle: Plain\n---\nSee [[a]] and [[b|text]].\n",
         "none.md": b"No front-matter, a [[link]].\n",
@@ -79,11 +83,16 @@ def test_reading_docs_together_gives_what_reading_each_alone_gives(tmp_path: Pat
         (tmp_path / name).write_bytes(data)
     (tmp_path / "folder.md").mkdir()  # listed as a doc, cannot be read as one
     paths = sorted([*files, "folder.md"])
-    options = ScanOptions(("title",), links=True)
+    options = ScanOptions(("title",), links=links)
     together = read_docs(tmp_path, paths, options)
     alone = [read_docs(tmp_path, [path], options)[0] for path in paths]
     assert together == alone
+    assert together == [read_doc(tmp_path, path, options) for path in paths]
     by_path = {path: scan for path, (scan, _) in zip(paths, together, strict=True)}
+    if not links:
+        assert all(scan.targets is None for scan in by_path.values())
+        assert {f.rule for f in by_path["card.md"].findings} == {"field-type"}
+        return
     assert by_path["plain.md"].targets == ("a", "b")
     assert by_path["unclosed.md"].targets == ("kept",)
     assert by_path["crlf.md"].targets == ("c",) and by_path["crlf.md"].suspect
