@@ -7,6 +7,7 @@ happens later (:mod:`mikado.linkcheck`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -129,6 +130,11 @@ def _parse(path: str, block: Block | None) -> tuple[dict[str, Any], Placed | Non
         return error(exc.rule, path, exc.line, exc.message)
 
 
+# How many bytes of docs read_docs holds at once: a chunk of ordinary docs is well under it,
+# a chunk of huge ones is taken in several groups rather than all in memory.
+GROUP_BYTES = 8 << 20
+
+
 def read_docs(
     root: Path, paths: Sequence[str], options: ScanOptions
 ) -> list[tuple[DocScan, StatKey | None]]:
@@ -140,20 +146,43 @@ def read_docs(
     third faster. Without links the bodies are read along (a doc is a few KB; one read
     costs less than reading the front-matter line by line) but never decoded.
     """
+    base = os.path.join(root, "")  # joined once: os.path.join per doc shows at 100k docs
+    results: list[tuple[DocScan, StatKey | None]] = []
+    start = 0
+    while start < len(paths):
+        files: list[tuple[bytes, StatKey] | OSError] = []
+        held = 0
+        for path in itertools.islice(paths, start, None):
+            try:
+                data, key = _read_file(base + path)
+            except OSError as exc:
+                files.append(exc)
+                continue
+            files.append((data, key))
+            held += len(data)
+            if held > GROUP_BYTES:
+                break
+        results.extend(_scan_files(paths[start : start + len(files)], files, options))
+        start += len(files)
+    return results
+
+
+def _scan_files(
+    paths: Sequence[str], files: Sequence[tuple[bytes, StatKey] | OSError], options: ScanOptions
+) -> list[tuple[DocScan, StatKey | None]]:
+    """The scans of docs already read (their bytes and key, or why they could not be), each
+    step over all of them before the next (see :func:`read_docs`)."""
     stems = [stem_of(path) for path in paths]
     results: list[tuple[DocScan, StatKey | None] | None] = [None] * len(paths)
-    # The docs still being read: their index, bytes, key, front-matter block (None when it
-    # is not closed), and the card and findings once the front-matter is read.
+    # The docs still being read: their index, bytes, key and front-matter block (None when
+    # there is none or it is not closed; `unclosed` holds the finding of the latter).
     reading: list[tuple[int, bytes, StatKey, Block | None]] = []
     unclosed: dict[int, Finding] = {}
-    base = os.path.join(root, "")  # joined once: os.path.join per doc shows at 100k docs
-    for index, path in enumerate(paths):
-        try:
-            data, key = _read_file(base + path)
-        except OSError as exc:
-            results[index] = _unreadable(stems[index], path, exc), None
-            continue
-        reading.append((index, data, key, None))
+    for index, read in enumerate(files):
+        if isinstance(read, OSError):
+            results[index] = _unreadable(stems[index], paths[index], read), None
+        else:
+            reading.append((index, *read, None))
     for at, (index, data, key, _) in enumerate(reading):
         try:
             reading[at] = (index, data, key, split_bytes(data))

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_strategies import document
 
+from mikado import scan
 from mikado.linkcheck import classify
 from mikado.links import extract_links_reference
 from mikado.scan import ScanOptions, link_targets, read_doc, read_docs
@@ -62,12 +63,15 @@ def test_targets_agree_with_markdown_it(body: str, links: list[str]) -> None:
 
 
 @pytest.mark.parametrize("links", [True, False], ids=["links", "front-matter only"])
+@pytest.mark.parametrize("group_bytes", [scan.GROUP_BYTES, 40], ids=["one group", "small groups"])
 def test_reading_docs_together_gives_what_reading_each_alone_gives(
-    tmp_path: Path, links: bool
+    tmp_path: Path, links: bool, group_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """read_docs runs each step over every doc before the next: a doc that drops out at one
-    step (unreadable, a bad block, bad bytes) must not shift the others' results. Without
-    links it must also agree with read_doc, which reads a front-matter line by line."""
+    step (unreadable, a bad block, bad bytes) must not shift the others' results, nor must
+    taking large docs in several groups. Without links it must also agree with read_doc,
+    which reads a front-matter line by line."""
+    monkeypatch.setattr(scan, "GROUP_BYTES", group_bytes)
     files: dict[str, bytes] = {
         "plain.md": b"---\ntitle: Plain\n---\nSee [[a]] and [[b|text]].\n",
         "none.md": b"No front-matter, a [[link]].\n",
