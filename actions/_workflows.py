@@ -234,7 +234,13 @@ Edit = Callable[[Any], bool]
 def edited(text: str, path: Path, edit: Edit) -> str:
     """``text`` after ``edit`` (which changes the parsed document and says whether it did)."""
     document = parse(text, path)
-    if not edit(document):
+    try:
+        changed = edit(document)
+    except ConfigError as error:
+        if error.path is not None:
+            raise
+        raise ConfigError(error.message, path=str(path), line=error.line) from None
+    if not changed:
         return text
     return _dump(text, document)
 
@@ -447,10 +453,71 @@ def _line_start(script: str, offset: int) -> int:
     return start
 
 
+class UnguardablePush(ValueError):
+    """A push that a guard block right before it could not protect."""
+
+
+# `<<WORD`, `<<-WORD`, `<<'WORD'`, `<< "WORD"` open a here-document; `<<<` is a here-string.
+_HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_ASSIGNMENT = re.compile(r"(?:^|[ \t])([A-Za-z_][A-Za-z0-9_]*)=")
+
+
+def _outside_quotes(line: str, at: int) -> bool:
+    before = line[:at].replace('\\"', "").replace("\\'", "")
+    return before.count('"') % 2 == 0 and before.count("'") % 2 == 0
+
+
+def _heredoc_around(script: str, offset: int) -> str | None:
+    """The word ending the here-document ``offset`` lies in, or None when it lies in none."""
+    pending: list[tuple[str, bool]] = []  # opened and not yet ended: (word, tabs stripped)
+    for line in script[: script.rfind("\n", 0, offset) + 1].split("\n"):
+        if pending:
+            word, tabs = pending[0]
+            if (line.lstrip("\t") if tabs else line) == word:
+                pending.pop(0)
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        pending.extend(
+            (match.group(3), match.group(1) == "-")
+            for match in _HEREDOC.finditer(line)
+            if _outside_quotes(line, match.start())
+        )
+    return pending[0][0] if pending else None
+
+
+def _unguardable(script: str, push: PushCommand) -> str | None:
+    """Why a guard right before ``push`` would not protect it, or None."""
+    word = _heredoc_around(script, push.start)
+    if word is not None:
+        return (
+            f"it is inside a here-document (<<{word}), where a guard would be text the "
+            "document holds rather than a command the step runs; push outside the "
+            "here-document"
+        )
+    prefix = script[script.rfind("\n", 0, push.start) + 1 : push.start]
+    for name in _ASSIGNMENT.findall(prefix):
+        if re.search(rf"\$\{{?{name}\b", push.repository + ":" + push.tag):
+            return (
+                f"it sets {name} on its own line ({name}=... {push.kind} ...), so a guard "
+                f"before that line cannot see the tag it pushes; assign {name} on a line of "
+                "its own"
+            )
+    return None
+
+
 def guarded_script(script: str, registry_host: str, registry_url: str) -> str:
-    """``script`` with a guard block right before each push to ``registry_host``."""
+    """``script`` with a guard block right before each push to ``registry_host``; raises
+    :class:`UnguardablePush` for a push a guard there could not protect."""
     script = _without_guards(script)
     for push in reversed(push_commands(script, registry_host)):
+        problem = _unguardable(script, push)
+        if problem is not None:
+            line = script.count("\n", 0, push.start) + 1
+            raise UnguardablePush(
+                f"the push to {push.repository}:{push.tag} on line {line} of its script "
+                f"cannot be guarded: {problem}"
+            )
         at = _line_start(script, push.start)
         indent = re.match(r"[ \t]*", script[at:])
         assert indent is not None
@@ -479,7 +546,14 @@ def guard_edit(registry_host: str, registry_url: str) -> Edit:
         for push in push_steps(document, registry_host):
             step = dict(_steps(document))[push.job][push.index]
             script = step["run"]
-            new = guarded_script(script, registry_host, registry_url)
+            try:
+                new = guarded_script(script, registry_host, registry_url)
+            except UnguardablePush as problem:
+                name = step.get("name")
+                named = f" ({name})" if isinstance(name, str) else ""
+                raise ConfigError(
+                    f"job `{push.job}`, step {push.index + 1}{named}: {problem}"
+                ) from None
             if new != script:
                 _set_script(step, new)
                 changed = True

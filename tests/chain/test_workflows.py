@@ -124,6 +124,52 @@ def test_a_skopeo_push_is_its_destination(
         assert guarded == script
 
 
+@pytest.mark.parametrize(
+    ("script", "why"),
+    [
+        ("ssh builder <<'EOF'\nskopeo copy oci:x docker://HOST/a/b:v1\nEOF\n", "<<EOF"),
+        ("cat <<-END > push.sh\n\tskopeo copy oci:x docker://HOST/a/b:v1\n\tEND\n", "<<END"),
+        ("TAG=v1 skopeo copy oci:x docker://HOST/a/b:${TAG}\n", "sets TAG on its own line"),
+        ("TAG=v1 dagger call publish --registry HOST --image a/b --tag $TAG\n", "sets TAG"),
+    ],
+)
+def test_a_push_a_guard_cannot_protect_is_refused_not_edited(
+    workflows: ModuleType, script: str, why: str
+) -> None:
+    """A guard inside a here-document would be text, and one before `TAG=v1 skopeo ...`
+    cannot see the tag: the edit refuses, naming the step, and leaves the file alone."""
+    script = script.replace("HOST", HOST)
+    with pytest.raises(workflows.UnguardablePush, match=re.escape(why)):
+        workflows.guarded_script(script, HOST, f"https://{HOST}")
+    text = "jobs:\n  build:\n    steps:\n      - name: Push image\n        run: |\n" + "".join(
+        f"          {line}\n" for line in script.splitlines()
+    )
+    guard = workflows.guard_edit(HOST, f"https://{HOST}")
+    with pytest.raises(ConfigError) as error:
+        workflows.edited(text, PATH, guard)
+    assert error.value.path == str(PATH)
+    assert "job `build`, step 1 (Push image)" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "cat <<EOF > notes.txt\nskopeo copy is how we push\nEOF\n",  # a closed here-document
+        'echo "a << b"\n',  # `<<` in quotes opens nothing
+        'grep x <<< "$a"\n',  # a here-string
+        "# cat <<EOF\n",  # a comment
+    ],
+)
+def test_a_push_after_what_only_looks_like_a_here_document_is_guarded(
+    workflows: ModuleType, before: str
+) -> None:
+    script = before + f"GODEBUG=1 skopeo copy oci:x docker://{HOST}/a/b:${{TAG}}\n"
+    guarded = workflows.guarded_script(script, HOST, f"https://{HOST}")
+    assert guarded.count(workflows.GUARD_BEGIN) == 1
+    assert guarded.index(workflows.GUARD_END) < guarded.index("GODEBUG=1 skopeo")
+    assert before in guarded  # nothing went into what came before
+
+
 def test_a_guard_step_of_an_earlier_version_is_replaced_by_the_block(
     workflows: ModuleType,
 ) -> None:
