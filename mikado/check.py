@@ -23,7 +23,7 @@ from mikado.discover import Walk, walk
 from mikado.errors import ExitCode
 from mikado.findings import Finding, Severity, warning
 from mikado.linkcheck import LINK_RULES, LinkCheck, LinkTree
-from mikado.loader import assemble, open_cache, read_tree
+from mikado.loader import Progress, assemble, open_cache, read_tree
 from mikado.rules import RULE_NAMES
 
 
@@ -121,8 +121,9 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def check_docs(config: Config) -> Report:
-    """Run every enabled rule over the docs tree of ``config``.
+def check_docs(config: Config, progress: Progress | None = None) -> Report:
+    """Run every enabled rule over the docs tree of ``config``; ``progress`` is told how
+    many docs are read of how many.
 
     When no doc, no other file of the tree, no action module and no setting changed since the
     last check, its report is reused as it was: the tree is walked and stat-ed, not read.
@@ -149,7 +150,10 @@ def check_docs(config: Config) -> Report:
             enabled=link_rules,
             orphan_exempt=config.orphan_exempt,
         )
-    docs = assemble(config, *read_tree(config, store=store, tree=tree, link_check=link_check))
+    docs = assemble(
+        config,
+        *read_tree(config, store=store, tree=tree, link_check=link_check, progress=progress),
+    )
     findings = list(docs.findings)
     if link_check is not None:
         findings.extend(link_check.findings([scan.card for scan in docs.scans]))

@@ -16,7 +16,7 @@ import click
 
 from mikado import __version__
 from mikado.errors import DocsError, ExitCode, MikadoError, UsageError
-from mikado.output import echo, echo_json
+from mikado.output import StatusLine, echo, echo_json
 
 if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
     from mikado.chains import Plan, State
@@ -247,7 +247,8 @@ def check(ctx: click.Context, strict: bool) -> int:
 
     fmt = output_format(ctx, ("human", "json", "github"))
     config = load_settings(ctx)
-    report = check_docs(config)
+    with StatusLine("reading docs") as progress:
+        report = check_docs(config, progress)
     if fmt == "json":
         echo_json(report.as_json())
     elif fmt == "github":

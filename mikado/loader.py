@@ -7,7 +7,7 @@ types, and the wiki-links when `check` needs them. Across the tree: duplicate st
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,9 @@ from mikado.linkcheck import LinkCheck
 from mikado.rules import GRAPH_FIELDS, GRAPH_RULES
 from mikado.scan import BODY, DocScan, RowReader, ScanOptions, scan_doc, stem_of, to_row
 from mikado.workers import paused_gc, scan_batches
+
+# Told how many docs are read of how many (see mikado.output.StatusLine).
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +77,14 @@ def read_tree(
     store: ScanCache | None = None,
     tree: Walk | None = None,
     link_check: LinkCheck | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[str], list[DocScan], frozenset[str]]:
     """Scan every doc of the tree: the paths, one scan per path, and (with ``links``) the
     names of the other files. Unchanged docs come from the cache in ``config.runtime``;
     ``store`` and ``tree`` pass in a cache already opened and a walk already made with it.
     ``link_check`` (which implies ``links``) gets the links of every doc, resolved where the
-    doc was read, into its tally; the scans of docs read anew then hold no link targets."""
+    doc was read, into its tally; the scans of docs read anew then hold no link targets.
+    ``progress`` is told how many docs are read of how many, as batches come in."""
     root = config.docs
     links = links or link_check is not None
     if store is None:
@@ -94,6 +99,9 @@ def read_tree(
                 link_check.doc(link_check.tally, path, stem_of(path), row[-2] or (), row[-1])
             scans[path] = reader.scan(path, row)
         misses = [path for path in tree.paths if path not in scans]
+        total = len(tree.paths)
+        if progress is not None:
+            progress(len(scans), total)
         # Only a tree that changed writes a cache. The workers marshal the entries of the
         # docs they read, which go to the new cache unchanged.
         rewrite = bool(misses) or store.unmatched > 0
@@ -131,6 +139,8 @@ def read_tree(
                         out.add_record(batch.cached)
                     if link_check is not None:
                         batch.links_into(link_check.tally)
+                    if progress is not None:
+                        progress(len(scans), total)
     return tree.paths, [scans[path] for path in tree.paths], tree.files
 
 

@@ -232,3 +232,33 @@ def test_the_projects_own_cards_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     result = run_mikado("check", "--format", "json", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"errors": 0' in result.stdout
+
+
+def test_progress_counts_every_doc_once_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import mikado.workers
+    from mikado.check import check_docs
+    from mikado.config import load_config
+
+    write_tree(tmp_path, {f"d{n:02d}.md": doc(f"D{n}") for n in range(30)})
+    monkeypatch.setattr(mikado.workers, "POOL_MIN_DOCS", 4)
+    monkeypatch.setattr(mikado.workers, "CHUNK", 7)
+    config = load_config(cwd=tmp_path)
+    total = 31  # with the index
+
+    def progress_of_a_check() -> list[int]:
+        seen: list[tuple[int, int]] = []
+        check_docs(config, lambda done, of: seen.append((done, of)))
+        assert {of for _, of in seen} == {total}
+        return [done for done, _ in seen]
+
+    time.sleep(0.05)  # old enough to be cached
+    cold = progress_of_a_check()
+    assert cold[0] == 0 and cold[-1] == total and cold == sorted(cold)
+    time.sleep(0.05)
+    (tmp_path / "docs" / "d05.md").write_text(doc("Changed"))
+    warm = progress_of_a_check()  # one doc read again, the others from the cache
+    assert warm == [total - 1, total]
