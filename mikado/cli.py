@@ -745,7 +745,8 @@ def _plan(config: Config) -> Plan:
     from mikado.loader import load_docs
     from mikado.lock import holder
 
-    docs = load_docs(config, strict_graph=True)
+    with StatusLine("reading docs") as progress:
+        docs = load_docs(config, strict_graph=True, progress=progress)
     return Plan(docs, run_live=holder(config.runtime) is not None)
 
 

@@ -172,11 +172,18 @@ def assemble(
     return Docs(config.docs, cards, tuple(paths), tuple(findings), graph, tuple(scans), files)
 
 
-def load_docs(config: Config, *, strict_graph: bool = False, links: bool = False) -> Docs:
+def load_docs(
+    config: Config,
+    *,
+    strict_graph: bool = False,
+    links: bool = False,
+    progress: Progress | None = None,
+) -> Docs:
     """Read the tree. With ``strict_graph``, raise :class:`DocsError` when the graph cannot be
     trusted (see :data:`mikado.rules.GRAPH_RULES`), as `status`, `next` and `run` need. With
-    ``links``, also read each doc's wiki-links (into :attr:`Docs.scans`), as `check` needs."""
-    docs = assemble(config, *read_tree(config, links=links))
+    ``links``, also read each doc's wiki-links (into :attr:`Docs.scans`), as `check` needs.
+    ``progress`` is told how many docs are read of how many."""
+    docs = assemble(config, *read_tree(config, links=links, progress=progress))
     if strict_graph:
         fatal = [f for f in docs.errors() if breaks_graph(f)]
         if fatal:

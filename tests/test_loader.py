@@ -33,6 +33,13 @@ def test_a_clean_tree(tree: Tree) -> None:
     assert docs.graph.order == ["leaf", "goal", "plain"]
 
 
+def test_progress_is_told_how_many_docs_are_read(tree: Tree) -> None:
+    root = tree({f"reference/d{n}.md": card_text(f"D{n}") for n in range(5)})
+    seen: list[tuple[int, int]] = []
+    load(root, progress=lambda done, of: seen.append((done, of)))
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5)
+
+
 def test_duplicate_stems_in_different_folders_report_each_doc(tree: Tree) -> None:
     root = tree({"a/same.md": card_text("One"), "b/same.md": card_text("Two")})
     docs = load(root)
