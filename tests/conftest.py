@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from treebuilder import write_files
 
 Tree = Callable[[Mapping[str, str | bytes]], Path]
 
@@ -44,13 +45,7 @@ def tree(tmp_path: Path) -> Tree:
 
     def make(files: Mapping[str, str | bytes]) -> Path:
         root.mkdir(exist_ok=True)
-        for rel, content in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8", newline="")
+        write_files(root, files)
         return root
 
     return make

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from terminal import on_a_terminal
 from treebuilder import doc, run_mikado, write_tree
 
 FILES: dict[str, str | bytes] = {
@@ -82,28 +80,7 @@ def test_human_output_groups_findings_by_file(base: Path) -> None:
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(base: Path) -> None:
     def on_terminal(env: dict[str, str]) -> str:
-        leader, follower = pty.openpty()
-        project = str(Path(__file__).resolve().parent.parent)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mikado", "check"],
-            cwd=base,
-            stdout=follower,
-            stderr=follower,
-            env={**env, "PYTHONPATH": project},
-        )
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closed
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        process.wait(timeout=60)
-        os.close(leader)
-        return b"".join(chunks).decode()
+        return on_a_terminal(["check"], base, env)
 
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     assert "\x1b[31m" in on_terminal(env)  # errors in red
@@ -127,3 +104,18 @@ def test_a_clean_tree_says_so(tmp_path: Path) -> None:
     result = run_mikado("check", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "2 docs (0 cards): no findings\n")
     assert run_mikado("check", "--format", "github", cwd=tmp_path).stdout == ""
+
+
+def test_a_large_tree_shows_the_docs_read_on_a_terminal_only(tmp_path: Path) -> None:
+    """The status line is for a person watching: rewritten in place while the docs are read,
+    cleared before the report, and absent from what a pipe (a CI log) receives."""
+    files = {f"d{n:04d}.md": doc(f"D{n}") for n in range(2100)}  # 2,000 docs make it show
+    write_tree(tmp_path, files)
+    screen = on_a_terminal(["check"], tmp_path, dict(os.environ))
+    final = "reading docs 2,101 / 2,101"
+    assert "\rreading docs " in screen and final in screen
+    assert screen.index(final) < screen.index("2101 docs")
+    assert "\r" + " " * len(final) + "\r" in screen  # cleared before the report
+    piped = run_mikado("check", cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    assert "reading docs" not in piped.stdout + piped.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Tree, card_text, run_mikado
+from terminal import on_a_terminal
 
 from mikado import __version__
 from mikado.cli import cli, run_cli
@@ -291,43 +292,13 @@ def test_seed_shaped_docs_tree(tree: Tree, tmp_path: Path) -> None:
     assert chain["cards"][0]["path"] == "how-to/zot/oidc.md"
 
 
-def _on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mikado", *args],
-        cwd=cwd,
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait(timeout=60)
-    os.close(leader)
-    return b"".join(chunks).decode()
-
-
 def test_colour_only_on_a_terminal_and_never_with_no_color(zot_tree: Path) -> None:
     import os
 
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    coloured = _on_a_terminal(["--docs", str(zot_tree), "status"], zot_tree.parent, env)
+    coloured = on_a_terminal(["--docs", str(zot_tree), "status"], zot_tree.parent, env)
     assert "\x1b[" in coloured and "oidc" in coloured
-    plain = _on_a_terminal(
+    plain = on_a_terminal(
         ["--docs", str(zot_tree), "status"], zot_tree.parent, {**env, "NO_COLOR": "1"}
     )
     assert "\x1b[" not in plain and "oidc" in plain

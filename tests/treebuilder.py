@@ -24,6 +24,18 @@ def doc(title: str = "A doc", body: str = "", **fields: str) -> str:
     return "\n".join(lines) + "\n" + body
 
 
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
+    """Write each file under ``root`` as given: bytes as they are, text as UTF-8 with its line
+    endings kept (a test of CRLF must get CRLF)."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="")
+
+
 def write_tree(
     base: Path,
     files: Mapping[str, str | bytes],
@@ -43,13 +55,7 @@ def write_tree(
             Path(path).stem for path in files if path.endswith(".md") and Path(path).stem != "index"
         ]
         all_files["index.md"] = doc("Index", "".join(f"- [[{s}]]\n" for s in stems))
-    for rel, content in all_files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8", newline="")
+    write_files(root, all_files)
     (base / "actions").mkdir(exist_ok=True)
     for name in actions:
         (base / "actions" / f"{name}.py").write_text("def apply(ctx):\n    pass\n")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from treebuilder import write_files
 
 from .forked_cli import ForkedCli, Result, python_m
 
@@ -702,15 +703,7 @@ def snapshot(base: Path) -> dict[str, bytes]:
 
 def build(base: Path, case: Case) -> None:
     files: dict[str, str | bytes | None] = {**base_files(), **case.files}
-    for rel, content in files.items():
-        if content is None:
-            continue
-        path = base / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8", newline="")
+    write_files(base, {rel: content for rel, content in files.items() if content is not None})
     if case.setup is not None:
         case.setup(base)
 
