@@ -132,6 +132,8 @@ def test_a_10000_deep_chain_grows_and_completes(cli: ForkedCli, deep_chain: Path
         deep_chain, [("new", "extra-step", "--title", "Extra", "--required-by", leaf)]
     )
     assert_clean(("new",), grown, 0)
+    (grew,) = cli.run_many(deep_chain, [("next", goal)])
+    assert grew.stdout.split() == ["extra-step"]  # the new card now comes before the leaf
     (done,) = cli.run_many(deep_chain, [("done", "extra-step")])
     assert_clean(("done",), done, 0)
     (after,) = cli.run_many(deep_chain, [("next", goal)])

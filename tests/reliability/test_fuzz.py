@@ -9,7 +9,6 @@ other byte kept).
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from datetime import date
@@ -259,10 +258,7 @@ def test_loading_a_tree_of_fuzzed_cards_raises_only_docs_errors(
     first=st.integers(1, 50),
 )
 def test_links_come_from_the_text_on_lines_it_has(body: str, first: int) -> None:
-    try:
-        links = extract_links(body, first)
-    except MikadoError:
-        return
+    links = extract_links(body, first)
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for link in links:
         assert first <= link.line < first + len(lines)
@@ -381,4 +377,3 @@ def test_the_fuzzed_cards_reach_every_kind_of_outcome(scratch: Path) -> None:
     collect()
     assert seen_clean
     assert {"frontmatter-invalid", "frontmatter-missing", "unreadable"} <= rules
-    assert os.path.exists(scratch / "probe.md")
