@@ -24,7 +24,7 @@ from mikado.discover import Walk, walk
 from mikado.errors import ExitCode
 from mikado.findings import Finding, Severity, warning
 from mikado.linkcheck import LINK_RULES, LinkCheck, LinkTree
-from mikado.loader import Progress, assemble, open_cache, read_tree
+from mikado.loader import Docs, Progress, assemble, open_cache, read_tree
 from mikado.rules import RULE_NAMES
 
 
@@ -122,6 +122,12 @@ def check_docs(config: Config, progress: Progress | None = None) -> Report:
     When no doc, no other file of the tree, no action module and no setting changed since the
     last check, its report is reused as it was: the tree is walked and stat-ed, not read.
     """
+    return check_tree(config, progress)[0]
+
+
+def check_tree(config: Config, progress: Progress | None = None) -> tuple[Report, Docs | None]:
+    """:func:`check_docs`, and the docs it read: ``None`` when the report was reused, as
+    then nothing was read (`run` needs both, and the tree read once)."""
     enabled = RULE_NAMES - config.ignore
     link_rules = frozenset(enabled & LINK_RULES)
     store = open_cache(config)
@@ -133,7 +139,7 @@ def check_docs(config: Config, progress: Progress | None = None) -> Report:
     if key is not None:
         saved = store.load_value("report", key)
         if saved is not None:
-            return Report.from_row(config.docs, saved)
+            return Report.from_row(config.docs, saved), None
 
     link_check = None
     if link_rules:
@@ -162,7 +168,7 @@ def check_docs(config: Config, progress: Progress | None = None) -> Report:
         key = _report_key(config, store, tree, actions)
     if key is not None and store.all_trusted(tree.stats.values()):
         store.save_value("report", key, report.to_row())
-    return report
+    return report, docs
 
 
 def _report_key(

@@ -35,7 +35,7 @@ from mikado.action_settings import check_settings
 from mikado.actions import IMPORT_TIMEOUT, Action, ActionRegistry, action_name
 from mikado.card import Card
 from mikado.chains import Chain, Plan, State
-from mikado.check import check_docs
+from mikado.check import check_tree
 from mikado.config import Config
 from mikado.context import Context, Outputs, OutputStore, action_logger
 from mikado.editor import edit_card
@@ -183,12 +183,12 @@ class Silent:
 def prepare(config: Config, goal: str, options: RunOptions) -> Prepared:
     """Read the tree, refuse a chain with errors, import the actions and resolve their
     settings: everything that can fail before any card is touched fails here."""
-    # The check reads every doc in full and fills the scan cache, so the front-matter read
-    # after it is served from that cache instead of reading the tree a second time.
-    findings = check_docs(config).findings
+    report, docs = check_tree(config)
+    findings = report.findings
+    if docs is None:  # the check reused its report: read the cards (from the scan cache)
+        docs = load_docs(config)
     # Not strict: a doc outside the chain that is broken (or caught mid-save by an editor)
     # must not stop it. Errors in the chain's own cards stop it below, cycles included.
-    docs = load_docs(config)
     docs.require(goal)
     _refuse_errors(findings, docs, goal)
     # We hold the lock (or change nothing), so a card left `running` is stale: runnable.

@@ -355,3 +355,39 @@ def test_a_discovered_prerequisite_grows_the_graph_and_stops(tmp_path: Path) -> 
     assert docs.errors() == []
     prepared = prepare(load_config(cwd=tree.root), "goal", RunOptions(dry_run=True))
     assert next(s.stem for s in prepared.steps) == "create-ci-group"
+
+
+def test_planning_walks_and_reads_the_tree_once(
+    diamond: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before a run reads every doc; the plan uses what it read rather than
+    walking the tree and loading the cache again. When the check's saved report is reused
+    (nothing changed), the cards come from the scan cache."""
+    import mikado.check
+    import mikado.loader
+    import mikado.workers
+
+    walks: list[Path] = []
+    reads: list[str] = []
+    real_walk, real_read = mikado.check.walk, mikado.workers.read_docs
+
+    def walk(root: Path, *args: Any, **kwargs: Any) -> Any:
+        walks.append(root)
+        return real_walk(root, *args, **kwargs)
+
+    def read_docs(root: Path, paths: Any, options: Any) -> Any:
+        reads.extend(paths)
+        return real_read(root, paths, options)
+
+    monkeypatch.setattr(mikado.check, "walk", walk)
+    monkeypatch.setattr(mikado.loader, "walk", walk)
+    monkeypatch.setattr(mikado.workers, "read_docs", read_docs)
+    config = load_config(cwd=diamond.root)
+    time.sleep(0.05)  # old enough to be cached
+    prepare(config, "goal", RunOptions(dry_run=True))
+    assert len(walks) == 1
+    assert sorted(reads) == sorted(set(reads)) and len(reads) == len(load_docs(config).paths)
+    walks.clear()
+    reads.clear()
+    prepare(config, "goal", RunOptions(dry_run=True))  # the report is reused
+    assert len(walks) == 2 and reads == []
