@@ -43,7 +43,6 @@ __all__ = [
     "extract_links",
     "extract_links_reference",
     "is_spaced",
-    "link_raws",
     "link_raws_of",
     "split_raw",
 ]
@@ -120,15 +119,11 @@ def extract_links(body: str, first_line: int = 1) -> list[Link]:
     return _links_outside(text, _masked(text, _scan(text)), first_line)
 
 
-def link_raws(body: str) -> list[str]:
-    """The ``raw`` of each link :func:`extract_links` finds in ``body``, in order, without
-    building the links: all that checking a doc against the tree needs."""
-    return link_raws_of([body])[0]
-
-
 def link_raws_of(bodies: Sequence[str]) -> list[list[str]]:
-    """:func:`link_raws` of each body. Each step runs over every body before the next step
-    starts, which keeps its code warm in the CPU's caches (see :func:`mikado.scan.read_docs`)."""
+    """The ``raw`` of each link :func:`extract_links` finds in each body, in order, without
+    building the links: all that checking a doc against the tree needs. Each step runs over
+    every body before the next starts, which keeps its code warm in the CPU's caches (see
+    :func:`mikado.scan.read_docs`)."""
     texts = [
         (_NEWLINES_RE.sub("\n", body) if "\r" in body else body) if "[[" in body else ""
         for body in bodies

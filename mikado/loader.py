@@ -8,7 +8,7 @@ types, and the wiki-links when `check` needs them. Across the tree: duplicate st
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mikado.cache import ScanCache
@@ -31,8 +31,7 @@ Progress = Callable[[int, int], None]
 class Docs:
     """Every doc of a tree. ``cards`` holds one card per stem (the first path when a stem is
     duplicated); ``findings`` what reading them found, sorted. ``scans`` has one entry per
-    path (with the link targets when read with ``links=True``); ``files`` the names of the
-    tree's other files then."""
+    path (with the link targets when read with ``links=True``)."""
 
     root: Path
     cards: Mapping[str, Card]
@@ -40,7 +39,6 @@ class Docs:
     findings: tuple[Finding, ...]
     graph: Graph
     scans: tuple[DocScan, ...] = ()
-    files: frozenset[str] = field(default_factory=frozenset)
 
     def card(self, stem: str) -> Card | None:
         return self.cards.get(stem)
@@ -78,9 +76,9 @@ def read_tree(
     tree: Walk | None = None,
     link_check: LinkCheck | None = None,
     progress: Progress | None = None,
-) -> tuple[list[str], list[DocScan], frozenset[str]]:
-    """Scan every doc of the tree: the paths, one scan per path, and (with ``links``) the
-    names of the other files. Unchanged docs come from the cache in ``config.runtime``;
+) -> tuple[list[str], list[DocScan]]:
+    """Scan every doc of the tree: the paths, and one scan per path. Unchanged docs come
+    from the cache in ``config.runtime``;
     ``store`` and ``tree`` pass in a cache already opened and a walk already made with it.
     ``link_check`` (which implies ``links``) gets the links of every doc, resolved where the
     doc was read, into its tally; the scans of docs read anew then hold no link targets.
@@ -90,7 +88,7 @@ def read_tree(
     if store is None:
         store = open_cache(config)
     if tree is None:
-        tree = walk(root, config.excluded(), stat=store.warm, files=links)
+        tree = walk(root, config.excluded(), stat=store.warm)
     reader = RowReader()
     scans: dict[str, DocScan] = {}
     with paused_gc():
@@ -141,12 +139,10 @@ def read_tree(
                         batch.links_into(link_check.tally)
                     if progress is not None:
                         progress(len(scans), total)
-    return tree.paths, [scans[path] for path in tree.paths], tree.files
+    return tree.paths, [scans[path] for path in tree.paths]
 
 
-def assemble(
-    config: Config, paths: list[str], scans: list[DocScan], files: frozenset[str] = frozenset()
-) -> Docs:
+def assemble(config: Config, paths: list[str], scans: list[DocScan]) -> Docs:
     """The tree from its scans, with the findings that need every card at once."""
     cards: dict[str, Card] = {}
     findings: list[Finding] = []
@@ -169,7 +165,7 @@ def assemble(
 
     findings = [f for f in findings if config.rule_enabled(f.rule)]
     findings.sort(key=lambda f: f.sort_key)
-    return Docs(config.docs, cards, tuple(paths), tuple(findings), graph, tuple(scans), files)
+    return Docs(config.docs, cards, tuple(paths), tuple(findings), graph, tuple(scans))
 
 
 def load_docs(
