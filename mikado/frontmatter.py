@@ -3,8 +3,9 @@
 The block runs from a first line ``---`` (a UTF-8 BOM before it allowed) to the next line that
 is exactly ``---``; lines end in LF or CRLF. We split it ourselves because python-frontmatter
 turns a list front-matter into ``{}``, misses a BOM and counts YAML error lines from the block
-rather than the file. Reading stops at the closing delimiter, so a 50 MB body costs nothing
-when only the front-matter is needed.
+rather than the file. Docs are read whole and searched (:func:`split_bytes`);
+:func:`read_block`, which reads a stream line by line up to the closing delimiter, is the
+plain definition a differential test holds the search to.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def _strip_eol(line: bytes) -> bytes:
 
 
 def read_block(stream: IO[bytes]) -> Block | None:
-    """Read the front-matter block from a binary stream positioned at the file's start.
+    """Read the front-matter block from a binary stream positioned at the file's start, line
+    by line (the reference for :func:`split_bytes`, which mikado uses).
 
     Returns ``None`` when the file has no front-matter. Raises :class:`FrontMatterError` for a
     block that is never closed or is not UTF-8.

@@ -20,7 +20,7 @@ from mikado.findings import Finding, Severity, error, warning
 from mikado.graph import MAX_CYCLES, Graph
 from mikado.linkcheck import LinkCheck
 from mikado.rules import GRAPH_FIELDS, GRAPH_RULES
-from mikado.scan import BODY, DocScan, RowReader, ScanOptions, scan_doc, stem_of, to_row
+from mikado.scan import BODY, DocScan, RowReader, ScanOptions, stem_of, to_row
 from mikado.workers import paused_gc, scan_batches
 
 # Told how many docs are read of how many (see mikado.output.StatusLine).
@@ -56,12 +56,6 @@ class Docs:
 
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.ERROR]
-
-
-def read_card(root: Path, path: str, required: tuple[str, ...]) -> tuple[Card, list[Finding]]:
-    """Read one doc's front-matter. Never raises for bad content: problems become findings."""
-    scan = scan_doc(root, path, ScanOptions(required, links=False))
-    return scan.card, list(scan.findings)
 
 
 def open_cache(config: Config) -> ScanCache:

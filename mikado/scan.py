@@ -24,7 +24,6 @@ from mikado.frontmatter import (
     FrontMatterError,
     Placed,
     parse_block_placed,
-    read_block,
     split_bytes,
 )
 from mikado.rules import RULES
@@ -64,20 +63,7 @@ def read_doc(root: Path, path: str, options: ScanOptions) -> tuple[DocScan, Stat
     """:func:`scan_doc`, and the :data:`StatKey` of the file as it was opened (``None`` when
     it could not be). The key is taken before the bytes are read, so a change made during the
     read shows as a newer key next time rather than hiding behind this one."""
-    if options.links:
-        return read_docs(root, [path], options)[0]
-    stem = stem_of(path)
-    key = None
-    try:
-        with open(os.path.join(root, path), "rb") as stream:
-            key = _key_of(os.fstat(stream.fileno()))
-            block = read_block(stream)  # stops at the closing `---`: the body is never read
-    except FrontMatterError as exc:
-        return DocScan(Card(stem, path), (error(exc.rule, path, exc.line, exc.message),)), key
-    except OSError as exc:
-        return _unreadable(stem, path, exc), key
-    card, findings = _front_matter(stem, path, block, options.required)
-    return DocScan(card, tuple(findings)), key
+    return read_docs(root, [path], options)[0]
 
 
 def _key_of(info: os.stat_result) -> StatKey:
@@ -96,18 +82,6 @@ def _unreadable(stem: str, path: str, exc: OSError) -> DocScan:
         Card(stem, path),
         (error("unreadable", path, None, f"cannot read: {exc.strerror or exc}"),),
     )
-
-
-def _front_matter(
-    stem: str, path: str, block: Block | None, required: tuple[str, ...]
-) -> tuple[Card, list[Finding]]:
-    if block is None:
-        return Card(stem, path, has_front_matter=False), [_missing(path)]
-    fields = _parse(path, block)
-    if isinstance(fields, Finding):
-        return Card(stem, path), [fields]
-    meta, placed = fields
-    return build_card(stem, path, meta, block, required=required, placed=placed)
 
 
 def _missing(path: str) -> Finding:

@@ -12,7 +12,7 @@ from markdown_strategies import document
 from mikado import scan
 from mikado.linkcheck import classify
 from mikado.links import extract_links_reference
-from mikado.scan import ScanOptions, link_targets, read_doc, read_docs
+from mikado.scan import ScanOptions, link_targets, read_docs
 
 
 def expected_targets(body: str) -> tuple[tuple[str, ...], bool]:
@@ -69,8 +69,7 @@ def test_reading_docs_together_gives_what_reading_each_alone_gives(
 ) -> None:
     """read_docs runs each step over every doc before the next: a doc that drops out at one
     step (unreadable, a bad block, bad bytes) must not shift the others' results, nor must
-    taking large docs in several groups. Without links it must also agree with read_doc,
-    which reads a front-matter line by line."""
+    taking large docs in several groups."""
     monkeypatch.setattr(scan, "GROUP_BYTES", group_bytes)
     files: dict[str, bytes] = {
         "plain.md": b"---\ntitle: Plain\n---\nSee [[a]] and [[b|text]].\n",
@@ -91,7 +90,6 @@ def test_reading_docs_together_gives_what_reading_each_alone_gives(
     together = read_docs(tmp_path, paths, options)
     alone = [read_docs(tmp_path, [path], options)[0] for path in paths]
     assert together == alone
-    assert together == [read_doc(tmp_path, path, options) for path in paths]
     by_path = {path: scan for path, (scan, _) in zip(paths, together, strict=True)}
     if not links:
         assert all(scan.targets is None for scan in by_path.values())
