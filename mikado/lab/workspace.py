@@ -20,14 +20,13 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mikado.atomic import write_atomic
 from mikado.errors import MikadoError
-from mikado.lab.emulators._server import write_atomically
 
 LAB_STATE_VERSION = 1
 
@@ -201,8 +200,7 @@ class Workspace:
         }
         self.lab_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.lab_dir, 0o700)
-        write_atomically(self.state_file, json.dumps(document, indent=1).encode())
-        os.chmod(self.state_file, 0o600)
+        write_atomic(self.state_file, json.dumps(document, indent=1).encode(), mode=0o600)
 
 
 def lay_out(
@@ -227,8 +225,7 @@ def lay_out(
     if workspace.config_file.exists():
         current = workspace.config_file.read_text(encoding="utf-8")
     if current != text:
-        write_atomically(workspace.config_file, text.encode())
-        os.chmod(workspace.config_file, 0o644)  # it holds no secret; mkstemp made it private
+        write_atomic(workspace.config_file, text.encode(), mode=0o644)  # it holds no secret
     return workspace
 
 
@@ -277,9 +274,7 @@ def relocate(workspace: Workspace, old: ServicePorts, new: ServicePorts) -> list
         # one pass, so a port that moved onto another's old port is not moved twice
         updated = address.sub(lambda m: f"127.0.0.1:{moved.get(m.group(1), m.group(1))}", text)
         if updated != text:
-            mode = stat.S_IMODE(path.stat().st_mode)
-            write_atomically(path, updated.encode("utf-8"))
-            os.chmod(path, mode)
+            write_atomic(path, updated.encode("utf-8"))  # keeps the file's mode
             changed.append(path)
     return changed
 
