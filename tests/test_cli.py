@@ -302,3 +302,15 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(zot_tree: Path) -> No
         ["--docs", str(zot_tree), "status"], zot_tree.parent, {**env, "NO_COLOR": "1"}
     )
     assert "\x1b[" not in plain and "oidc" in plain
+
+
+def test_check_help_lists_every_rule_with_its_severity(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help's rule list is written out by hand; it must not drift from the rules."""
+    from mikado.findings import Severity
+    from mikado.rules import RULES
+
+    code, out, _ = invoke(capsys, "check", "--help")
+    assert code == 0
+    listed = re.findall(r"([a-z]+(?:-[a-z]+)*)( \(warning\))?[,\n]", out.split("Rules")[1])
+    shown = {name: bool(warned) for name, warned in listed if name in RULES}
+    assert shown == {name: s is Severity.WARNING for name, s in RULES.items()}
