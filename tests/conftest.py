@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from treebuilder import write_files
+from treebuilder import run_mikado, write_files
 
 Tree = Callable[[Mapping[str, str | bytes]], Path]
 
@@ -49,21 +48,6 @@ def tree(tmp_path: Path) -> Tree:
         return root
 
     return make
-
-
-def run_mikado(
-    *args: str | os.PathLike[str], cwd: Path, env: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the real command in a subprocess, as a user would."""
-    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "mikado", *map(str, args)],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

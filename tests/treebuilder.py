@@ -72,14 +72,14 @@ def findings(base: Path) -> list[Finding]:
 
 
 def run_mikado(
-    *args: str, cwd: Path, env: Mapping[str, str] | None = None
+    *args: str | os.PathLike[str], cwd: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The real command in a subprocess, as a user or CI runs it."""
+    """The real command in a subprocess, as a user or CI runs it (this checkout's mikado)."""
     project = str(Path(__file__).resolve().parent.parent)
     python_path = os.pathsep.join(filter(None, [project, os.environ.get("PYTHONPATH")]))
     full_env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": python_path, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "mikado", *args],
+        [sys.executable, "-m", "mikado", *map(str, args)],
         cwd=cwd,
         env=full_env,
         capture_output=True,
