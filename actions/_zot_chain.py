@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from mikado.action_settings import TableKeys
-from mikado.atomic import write_atomic
+from mikado.edit.atomic import write_atomic
+from mikado.engine.settings import TableKeys
 from mikado.errors import ConfigError
 from mikado.services import zot_config
 from mikado.services.authentik import AuthentikClient
@@ -77,7 +77,7 @@ def settings_tables(*names: str) -> dict[str, TableKeys]:
 
 
 class Ctx(Protocol):
-    """The part of mikado.context.Context these helpers use."""
+    """The part of mikado.engine.context.Context these helpers use."""
 
     @property
     def settings(self) -> Mapping[str, Mapping[str, Any]]: ...

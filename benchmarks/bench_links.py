@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mikado.links import _fast_scan, extract_links, extract_links_reference
+from mikado.tree.links import _fast_scan, extract_links, extract_links_reference
 
 WORDS = [
     "the",

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mikado.config import load_config
-from mikado.runner import Runner, RunOptions, prepare
+from mikado.engine.runner import Runner, RunOptions, prepare
 
 
 def generate(root: Path, count: int) -> str:
@@ -47,7 +47,7 @@ def generate(root: Path, count: int) -> str:
 
 def durable_write_ms(root: Path, count: int = 300) -> float:
     """What one durable replace of a card-sized file costs on this disk, alone."""
-    from mikado.atomic import write_atomic
+    from mikado.edit.atomic import write_atomic
 
     target = root / "probe.md"
     data = b"x" * 400

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mikado.errors import ConfigError
-from mikado.rules import RULE_NAMES
+from mikado.model.rules import RULE_NAMES
 
 CONFIG_FILE = "mikado.toml"
 PYPROJECT = "pyproject.toml"

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from mikado.frontmatter import parse_block, split_bytes
+from mikado.tree.frontmatter import parse_block, split_bytes
 
 WORKTREE = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mikado.action_settings import Declaration, TableKeys, check_settings
+from mikado.engine.settings import Declaration, TableKeys, check_settings
 from mikado.errors import ConfigError, ExitCode
 
 ZOT = TableKeys(required=("url", "config_file"), optional=("reload_command", "live_timeout"))

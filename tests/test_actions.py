@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mikado.action_settings import TableKeys
-from mikado.actions import ActionRegistry, action_names
+from mikado.engine.actions import ActionRegistry, action_names
+from mikado.engine.settings import TableKeys
 from mikado.errors import ActionLoadError
 
 
@@ -42,7 +42,7 @@ def test_settings_may_declare_the_keys_of_each_table(tmp_path: Path) -> None:
         tmp_path,
         "keyed",
         """
-        from mikado.action_settings import TableKeys
+        from mikado.engine.settings import TableKeys
         SETTINGS = {
             "zot": ("url", "external_url"),
             "ci": TableKeys(required=("repository_path",), optional=("registry_host",)),
@@ -127,7 +127,7 @@ def test_the_action_field_names_another_module(tmp_path: Path) -> None:
     from chain_fixtures import make_tree
 
     from mikado.config import load_config
-    from mikado.runner import RunOptions, prepare
+    from mikado.engine.runner import RunOptions, prepare
 
     tree = make_tree(
         tmp_path,

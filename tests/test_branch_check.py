@@ -13,8 +13,8 @@ import pytest
 import yaml
 from gitrepo import BRANCH, GOAL, GitRepo, card_text, chain_repo, isolate_git
 
-from mikado.branch_check import Position, message_subject, parse_subject
 from mikado.cli import run_cli
+from mikado.workflow.branch_check import Position, message_subject, parse_subject
 
 PROJECT = Path(__file__).resolve().parents[1]
 

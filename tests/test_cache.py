@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from treebuilder import doc, findings, write_tree
 
-import mikado.workers
-from mikado.cache import ScanCache
+import mikado.tree.workers
 from mikado.config import load_config
-from mikado.discover import StatKey, stat_key
-from mikado.scan import DocScan, ScanOptions
+from mikado.tree.cache import ScanCache
+from mikado.tree.discover import StatKey, stat_key
+from mikado.tree.scan import DocScan, ScanOptions
 
 
 def settle() -> None:
     """Let the filesystem clock pass the files just written, so the next check may cache them
-    (entries as new as the run are never trusted; see mikado.cache)."""
+    (entries as new as the run are never trusted; see mikado.tree.cache)."""
     time.sleep(0.05)
 
 
@@ -28,7 +28,7 @@ def settle() -> None:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The docs each check actually reads."""
     seen: list[str] = []
-    real = mikado.workers.read_docs
+    real = mikado.tree.workers.read_docs
 
     def counting(
         root: Path, paths: Sequence[str], options: ScanOptions
@@ -36,7 +36,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.extend(paths)
         return real(root, paths, options)
 
-    monkeypatch.setattr(mikado.workers, "read_docs", counting)
+    monkeypatch.setattr(mikado.tree.workers, "read_docs", counting)
     return seen
 
 
@@ -151,7 +151,7 @@ def test_an_unwritable_runtime_folder_only_disables_the_cache(tmp_path: Path) ->
 
 
 def test_status_and_check_share_the_cache(tmp_path: Path, reads: list[str]) -> None:
-    from mikado.loader import load_docs
+    from mikado.tree.loader import load_docs
 
     write_tree(tmp_path, {"a.md": doc("A", "[[b]]\n"), "b.md": doc("B")})
     settle()

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from mikado.card import build_card
-from mikado.frontmatter import parse_block, split_bytes
+from mikado.model.card import build_card
+from mikado.tree.frontmatter import parse_block, split_bytes
 
 
 def card_of(text: str, required: tuple[str, ...] = ("title", "modified", "tags")):  # type: ignore[no-untyped-def]

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from conftest import Tree, card_text
 
-from mikado.chains import Plan, State
 from mikado.config import load_config
-from mikado.loader import load_docs
+from mikado.model.chains import Plan, State
+from mikado.tree.loader import load_docs
 
 
 def plan_of(root: Path, *, run_live: bool = False) -> Plan:

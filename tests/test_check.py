@@ -8,7 +8,7 @@ import pytest
 from treebuilder import Finding, doc, findings, report_of, write_tree
 
 from mikado.errors import ExitCode
-from mikado.rules import RULE_NAMES, RULES
+from mikado.model.rules import RULE_NAMES, RULES
 
 OPEN = {"status": "active"}
 
@@ -242,13 +242,13 @@ def test_progress_counts_every_doc_once_in_order(
 ) -> None:
     import time
 
-    import mikado.workers
-    from mikado.check import check_docs
+    import mikado.tree.workers
+    from mikado.checks.gate import check_docs
     from mikado.config import load_config
 
     write_tree(tmp_path, {f"d{n:02d}.md": doc(f"D{n}") for n in range(30)})
-    monkeypatch.setattr(mikado.workers, "POOL_MIN_DOCS", 4)
-    monkeypatch.setattr(mikado.workers, "CHUNK", 7)
+    monkeypatch.setattr(mikado.tree.workers, "POOL_MIN_DOCS", 4)
+    monkeypatch.setattr(mikado.tree.workers, "CHUNK", 7)
     config = load_config(cwd=tmp_path)
     total = 31  # with the index
 

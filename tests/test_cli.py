@@ -306,8 +306,8 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(zot_tree: Path) -> No
 
 def test_check_help_lists_every_rule_with_its_severity(capsys: pytest.CaptureFixture[str]) -> None:
     """The help's rule list is written out by hand; it must not drift from the rules."""
-    from mikado.findings import Severity
-    from mikado.rules import RULES
+    from mikado.model.findings import Severity
+    from mikado.model.rules import RULES
 
     code, out, _ = invoke(capsys, "check", "--help")
     assert code == 0

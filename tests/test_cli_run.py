@@ -13,7 +13,7 @@ import pytest
 from chain_fixtures import RECORDING_ACTION, Tree, make_tree
 
 from mikado.config import load_config
-from mikado.loader import load_docs
+from mikado.tree.loader import load_docs
 
 SLEEPY_RECORDING = (
     RECORDING_ACTION

@@ -144,7 +144,7 @@ def test_runtime_folder_keeps_itself_out_of_git(tmp_path: Path) -> None:
     import subprocess
 
     from mikado.config import ensure_runtime
-    from mikado.journal import Journal
+    from mikado.engine.journal import Journal
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     Journal(tmp_path / ".mikado", "run-1").record("run-start", goal="g")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mikado.discover import discover
 from mikado.errors import ConfigError
+from mikado.tree.discover import discover
 
 
 def touch(root: Path, *paths: str) -> None:

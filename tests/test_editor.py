@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mikado.editor import edit_bytes, edit_card
+from mikado.edit.editor import edit_bytes, edit_card
 from mikado.errors import CardEditError
-from mikado.frontmatter import parse_block, split_bytes
+from mikado.tree.frontmatter import parse_block, split_bytes
 
 # -- generated front-matter --------------------------------------------------------------------
 

@@ -8,9 +8,9 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mikado.card import key_lines
-from mikado.fastyaml import parse_placed, parse_simple
-from mikado.frontmatter import Block, _Loader
+from mikado.model.card import key_lines
+from mikado.tree.fastyaml import parse_placed, parse_simple
+from mikado.tree.frontmatter import Block, _Loader
 
 SAFE_KEYS = ["title", "tags", "status", "requires", "x-y", "a_b"]
 KEYS = SAFE_KEYS * 3 + ["on", "Yes", "9k", "k k", "-k"]

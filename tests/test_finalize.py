@@ -11,7 +11,7 @@ import pytest
 from gitrepo import BRANCH, GOAL, chain_repo, isolate_git
 
 from mikado.cli import run_cli
-from mikado.lock import RunLock
+from mikado.engine.lock import RunLock
 
 TODAY = date.today().isoformat()
 

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from mikado.frontmatter import FrontMatterError, parse_block, read_block, split_bytes
+from mikado.tree.frontmatter import FrontMatterError, parse_block, read_block, split_bytes
 
 
 def test_block_and_body_positions_are_lines_of_the_file() -> None:

@@ -7,7 +7,7 @@ import io
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mikado.frontmatter import Block, FrontMatterError, read_block, split_bytes
+from mikado.tree.frontmatter import Block, FrontMatterError, read_block, split_bytes
 
 PIECES = [b"---", b"\n", b"\r\n", b"\r", b"title: A", b"\xef\xbb\xbf", b"----", b" ---", b"x",
           b"\xff", b"--- ", b"a: b\n", b"\n---\n", b"\r\n---\r\n"]  # fmt: skip

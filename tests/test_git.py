@@ -8,7 +8,7 @@ import pytest
 from gitrepo import GitRepo, isolate_git
 
 from mikado.errors import UsageError
-from mikado.git import Repo, stem_of_branch
+from mikado.workflow.git import Repo, stem_of_branch
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mikado.graph import Graph
+from mikado.model.graph import Graph
 
 _STEMS = st.sampled_from([f"s{n:02d}" for n in range(24)] + ["a", "zz"])
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from markdown_strategies import document
 
-from mikado.links import (
+from mikado.tree.links import (
     Link,
     _fast_scan,
     _reference_scan,

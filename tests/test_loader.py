@@ -7,7 +7,7 @@ from conftest import Tree, card_text
 
 from mikado.config import load_config
 from mikado.errors import DocsError
-from mikado.loader import load_docs
+from mikado.tree.loader import load_docs
 
 
 def load(root: Path, **kw: object):  # type: ignore[no-untyped-def]

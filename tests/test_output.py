@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from mikado.output import StatusLine
+from mikado.cli.output import StatusLine
 
 
 class Terminal(io.StringIO):
@@ -18,7 +18,7 @@ def test_the_status_line_is_rewritten_in_place_and_cleared(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = iter([0.0, 0.05, 0.2, 0.21])
-    monkeypatch.setattr("mikado.output.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("mikado.cli.output.time.monotonic", lambda: next(clock))
     screen = Terminal()
     with StatusLine("reading docs", stream=screen, min_total=10) as progress:
         progress(0, 12_345)

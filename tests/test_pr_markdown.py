@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from mikado.chains import Plan
 from mikado.cli import run_cli
 from mikado.config import load_config
-from mikado.loader import load_docs
-from mikado.pr_markdown import code, escape
-from mikado.render_graph import mermaid
+from mikado.model.chains import Plan
+from mikado.tree.loader import load_docs
+from mikado.views.graph import mermaid
+from mikado.views.markdown import code, escape
 
 
 def write(root: Path, stem: str, title: str, status: str | None, requires: list[str]) -> None:

@@ -41,4 +41,4 @@ def test_mypy_finds_every_action_as_a_source(monkeypatch: pytest.MonkeyPatch) ->
     found = {Path(source.path).resolve() for source in sources if source.path}
     assert set(ROOT.joinpath("actions").glob("*.py")) <= found
     names = {source.module for source in sources}
-    assert {"_workflows", "enforce-tag-immutability", "mikado.runner"} <= names
+    assert {"_workflows", "enforce-tag-immutability", "mikado.engine.runner"} <= names

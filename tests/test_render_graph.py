@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from mikado.chains import Chain, Plan, State
 from mikado.cli import run_cli
 from mikado.config import load_config
-from mikado.loader import load_docs
-from mikado.render_graph import PALETTE, dot, mermaid, node_ids
+from mikado.model.chains import Chain, Plan, State
+from mikado.tree.loader import load_docs
+from mikado.views.graph import PALETTE, dot, mermaid, node_ids
 
 HOSTILE = 'Say "hi" <b>bold</b> & #35; `tick` | pipe \\N back; end'
 

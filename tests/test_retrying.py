@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from mikado.config import TlsSettings
-from mikado.retrying import RetryPolicy, make_client, retry_after
+from mikado.engine.http import RetryPolicy, make_client, retry_after
 
 
 class Script:

@@ -13,10 +13,10 @@ import pytest
 from chain_fixtures import RECORDING_ACTION, Tree, make_tree
 
 from mikado.config import load_config
+from mikado.engine.journal import last_failures
+from mikado.engine.runner import Outcome, Runner, RunOptions, RunResult, Will, prepare
 from mikado.errors import ConfigError, DocsError, ExitCode, UsageError
-from mikado.journal import last_failures
-from mikado.loader import load_docs
-from mikado.runner import Outcome, Runner, RunOptions, RunResult, Will, prepare
+from mikado.tree.loader import load_docs
 
 TODAY = date(2026, 5, 17)
 
@@ -363,13 +363,13 @@ def test_planning_walks_and_reads_the_tree_once(
     """The check before a run reads every doc; the plan uses what it read rather than
     walking the tree and loading the cache again. When the check's saved report is reused
     (nothing changed), the cards come from the scan cache."""
-    import mikado.check
-    import mikado.loader
-    import mikado.workers
+    import mikado.checks.gate
+    import mikado.tree.loader
+    import mikado.tree.workers
 
     walks: list[Path] = []
     reads: list[str] = []
-    real_walk, real_read = mikado.check.walk, mikado.workers.read_docs
+    real_walk, real_read = mikado.checks.gate.walk, mikado.tree.workers.read_docs
 
     def walk(root: Path, *args: Any, **kwargs: Any) -> Any:
         walks.append(root)
@@ -379,9 +379,9 @@ def test_planning_walks_and_reads_the_tree_once(
         reads.extend(paths)
         return real_read(root, paths, options)
 
-    monkeypatch.setattr(mikado.check, "walk", walk)
-    monkeypatch.setattr(mikado.loader, "walk", walk)
-    monkeypatch.setattr(mikado.workers, "read_docs", read_docs)
+    monkeypatch.setattr(mikado.checks.gate, "walk", walk)
+    monkeypatch.setattr(mikado.tree.loader, "walk", walk)
+    monkeypatch.setattr(mikado.tree.workers, "read_docs", read_docs)
     config = load_config(cwd=diamond.root)
     time.sleep(0.05)  # old enough to be cached
     prepare(config, "goal", RunOptions(dry_run=True))

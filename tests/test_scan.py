@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_strategies import document
 
-from mikado import scan
-from mikado.linkcheck import classify
-from mikado.links import extract_links_reference
-from mikado.scan import ScanOptions, link_targets, read_docs
+from mikado.checks.links import classify
+from mikado.tree import scan
+from mikado.tree.links import extract_links_reference
+from mikado.tree.scan import ScanOptions, link_targets, read_docs
 
 
 def expected_targets(body: str) -> tuple[tuple[str, ...], bool]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mikado.context import MaskingFilter
+from mikado.engine.context import MaskingFilter
+from mikado.engine.secrets import Masker, masked_output, resolve_tables
 from mikado.errors import ConfigError
-from mikado.secrets import Masker, masked_output, resolve_tables
 
 
 def test_references_resolve_and_are_registered_for_masking(

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from treebuilder import doc, report_of, write_tree
 
-import mikado.workers
+import mikado.tree.workers
 from mikado.config import load_config
-from mikado.discover import stat_key
-from mikado.loader import open_cache
-from mikado.scan import Row, ScanOptions, scan_doc, to_row
-from mikado.workers import scan_batches
+from mikado.tree.discover import stat_key
+from mikado.tree.loader import open_cache
+from mikado.tree.scan import Row, ScanOptions, scan_doc, to_row
+from mikado.tree.workers import scan_batches
 
 
 def test_the_pool_and_a_single_process_agree(
@@ -30,8 +30,8 @@ def test_the_pool_and_a_single_process_agree(
     paths = sorted(str(p.relative_to(root)) for p in root.rglob("*.md"))
     options = ScanOptions(("title", "modified", "tags"), links=True)
     serial = [(path, to_row(scan_doc(root, path, options))) for path in paths]
-    monkeypatch.setattr(mikado.workers, "POOL_MIN_DOCS", 4)
-    monkeypatch.setattr(mikado.workers, "CHUNK", 3)
+    monkeypatch.setattr(mikado.tree.workers, "POOL_MIN_DOCS", 4)
+    monkeypatch.setattr(mikado.tree.workers, "CHUNK", 3)
     key = stat_key(1, 2, 3, 4)
     # Every other doc may be cached: those come back as a cache record, the others as rows.
     cacheable = set(paths[::2])
@@ -45,7 +45,7 @@ def test_the_pool_and_a_single_process_agree(
         cached.extend(marshal.loads(batch.cached))
     assert pooled == [row for _, row in serial]
     assert sorted(cached) == [(path, key, row) for path, row in serial if path in cacheable]
-    assert mikado.workers.cores() >= 1
+    assert mikado.tree.workers.cores() >= 1
 
 
 def test_links_resolved_in_the_workers_give_the_same_report(
@@ -65,8 +65,8 @@ def test_links_resolved_in_the_workers_give_the_same_report(
 
     alone = report_of(tmp_path)
     shutil.rmtree(tmp_path / ".mikado")
-    monkeypatch.setattr(mikado.workers, "POOL_MIN_DOCS", 4)
-    monkeypatch.setattr(mikado.workers, "CHUNK", 3)
+    monkeypatch.setattr(mikado.tree.workers, "POOL_MIN_DOCS", 4)
+    monkeypatch.setattr(mikado.tree.workers, "CHUNK", 3)
     pooled = report_of(tmp_path)
     assert pooled.findings == alone.findings
     # the workers appended every doc's entry to the cache themselves

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mikado.check import Report, check_docs
+from mikado.checks.gate import Report, check_docs
 from mikado.config import load_config
 
 Finding = tuple[str, str, int | None, str | None]  # rule, path, line, target

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mikado.engine.lock import RunLock
 from mikado.lab.emulators import AuthentikEmulator, ForgejoEmulator, ZotEmulator
 from mikado.lab.workspace import (
     ADMINS_GROUP,
@@ -32,7 +33,6 @@ from mikado.lab.workspace import (
     lay_out,
     relocate,
 )
-from mikado.lock import RunLock
 
 
 @dataclass(frozen=True)

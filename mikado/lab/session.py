@@ -117,8 +117,8 @@ def run_in_lab(
 
 def _has_open_cards(config: Config, goal: str) -> bool:
     """Whether the chain has work to do; a chain that cannot be read is left to the run."""
-    from mikado.chains import Plan
-    from mikado.loader import load_docs
+    from mikado.model.chains import Plan
+    from mikado.tree.loader import load_docs
 
     try:
         plan = Plan(load_docs(config, strict_graph=True), run_live=False)

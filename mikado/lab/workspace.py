@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mikado.atomic import write_atomic
+from mikado.edit.atomic import write_atomic
 from mikado.errors import MikadoError
 
 LAB_STATE_VERSION = 1

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mikado import atomic
+from mikado.edit import atomic
 from mikado.errors import MikadoError
 
 # ---------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from mikado.check import check_docs
+from mikado.checks.gate import check_docs
 from mikado.config import load_config
-from mikado.loader import load_docs
+from mikado.tree.loader import load_docs
 
 PROJECT = Path(__file__).resolve().parents[2]
 

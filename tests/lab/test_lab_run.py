@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mikado.frontmatter import parse_block, split_bytes
+from mikado.tree.frontmatter import parse_block, split_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 GOAL = "harden-zot-registry"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mikado.config import load_config
-from mikado.loader import load_docs
+from mikado.tree.loader import load_docs
 from tests.chain.conftest import ChainLab
 from tests.chain_fixtures import RECORDING_ACTION, Tree, make_tree
 

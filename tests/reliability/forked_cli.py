@@ -3,7 +3,7 @@
 The bad-input table runs hundreds of commands; ``python -m mikado`` spends most of its ~0.15 s
 importing. A server process imports mikado (and what its commands import lazily) once, then
 forks a child per command: the child changes to the tree, points file descriptors 0-2 at
-/dev/null and two files, runs ``mikado.cli.main`` exactly as ``python -m mikado`` does, and
+/dev/null and two files, runs ``mikado.cli.app.main`` exactly as ``python -m mikado`` does, and
 exits with its code. Each child is its own process group, killed at its timeout.
 :func:`agrees_with_python_m` lets a test prove the two give the same results.
 """
@@ -31,9 +31,10 @@ class Result:
 SERVER = r"""
 import json, os, signal, sys, tempfile, time
 
-import mikado.cli, mikado.runner, mikado.check, mikado.growth, mikado.render_graph
-import mikado.finalize, mikado.views, mikado.pr_markdown, mikado.resume, mikado.branch_check
-import mikado.retrying, mikado.progress, mikado.secrets, networkx, httpx, markdown_it
+import mikado.cli.app, mikado.engine.runner, mikado.checks.gate, mikado.edit.growth
+import mikado.views.graph, mikado.edit.finalize, mikado.views.status, mikado.views.markdown
+import mikado.workflow.resume, mikado.workflow.branch_check, mikado.engine.http
+import mikado.views.progress, mikado.engine.secrets, networkx, httpx, markdown_it
 
 def child(request, out, err):
     os.setpgid(0, 0)
@@ -48,7 +49,7 @@ def child(request, out, err):
     sys.argv = ["mikado", *request["argv"]]
     code = 1
     try:
-        mikado.cli.main(request["argv"])
+        mikado.cli.app.main(request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from mikado.frontmatter import parse_block, split_bytes
+from mikado.tree.frontmatter import parse_block, split_bytes
 from tests.chain_fixtures import RECORDING_ACTION, Tree, make_tree
 
 from .crashing import synthetic_cards

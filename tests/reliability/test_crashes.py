@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from mikado import growth
 from mikado.config import load_config
+from mikado.edit import growth
+from mikado.engine.journal import records
+from mikado.engine.runner import Runner, RunOptions, prepare
 from mikado.errors import ExitCode
-from mikado.journal import records
-from mikado.runner import Runner, RunOptions, prepare
 from tests.chain_fixtures import make_tree
 
 from .crashing import (

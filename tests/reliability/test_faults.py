@@ -19,11 +19,11 @@ import httpx
 import pytest
 
 from mikado.config import TlsSettings, load_config
+from mikado.engine.http import ATTEMPTS, BASE_DELAY, make_client
+from mikado.engine.runner import Outcome, Runner, RunOptions, prepare
 from mikado.errors import ServiceError
 from mikado.lab.emulators import AuthentikEmulator, ForgejoEmulator, ZotEmulator
 from mikado.lab.emulators._server import Emulator, Fault
-from mikado.retrying import ATTEMPTS, BASE_DELAY, make_client
-from mikado.runner import Outcome, Runner, RunOptions, prepare
 from mikado.services.authentik import AuthentikClient, OAuth2ProviderSpec, RedirectURI
 from mikado.services.forgejo import ForgejoClient
 from mikado.services.oci import RegistryClient

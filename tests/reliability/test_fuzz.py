@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from mikado.config import load_config
-from mikado.editor import edit_bytes
+from mikado.edit.editor import edit_bytes
 from mikado.errors import DocsError, MikadoError
-from mikado.frontmatter import FrontMatterError, parse_block, split_bytes
-from mikado.links import extract_links
-from mikado.loader import load_docs
-from mikado.scan import ScanOptions, scan_doc
+from mikado.tree.frontmatter import FrontMatterError, parse_block, split_bytes
+from mikado.tree.links import extract_links
+from mikado.tree.loader import load_docs
+from mikado.tree.scan import ScanOptions, scan_doc
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REQUIRED = ("title", "modified", "tags")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from mikado.config import TlsSettings
+from mikado.engine.http import make_client, ssl_context
 from mikado.lab.emulators._server import Fault
-from mikado.retrying import make_client, ssl_context
 from tests.chain.conftest import ChainLab
 from tests.chain_fixtures import make_tree
 
@@ -157,7 +157,7 @@ def test_only_the_tls_setting_can_switch_verification_off() -> None:
                 if _VERIFY_OFF.search(line):
                     found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     allowed = re.compile(
-        r"^mikado/(config|retrying|run_command)\.py:\d+: .*insecure"
+        r"^mikado/(config|engine/http|cli/run_chain)\.py:\d+: .*insecure"
         r"|^mikado/services/zot_config\.py:\d+: +\"insecure\": BOOL"
     )
     assert [line for line in found if not allowed.search(line)] == []

@@ -1,0 +1,157 @@
+"""The work of `mikado run` behind its options: check the TLS settings, show the plan and
+ask, take the run lock, run the chain and report each card's outcome (SPEC §7)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from mikado.cli.output import echo, echo_json
+from mikado.errors import ConfigError, ExitCode
+
+if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
+    from mikado.config import Config
+    from mikado.engine.runner import Prepared, RunOptions
+    from mikado.model.chains import State
+
+
+def run_chain(
+    config: Config, goal: str, options: RunOptions, *, fmt: str, verbose: bool, ask: bool
+) -> int:
+    """Run (or with ``options.dry_run`` plan and rehearse) GOAL's chain and print what
+    happened in ``fmt`` ("human" or "json"); with ``ask``, show the plan and ask first when
+    both ends are a terminal. Returns the exit code (SPEC §3)."""
+    from mikado.engine.http import ca_bundle_problem
+    from mikado.engine.lock import RunLock
+    from mikado.engine.runner import prepare
+
+    if config.tls.insecure:
+        echo(
+            "warning: TLS certificate verification is off ([mikado.tls] insecure = true); "
+            "anyone on the network path can read and change what actions send",
+            err=True,
+        )
+    problem = ca_bundle_problem(config.tls)
+    if problem:
+        raise ConfigError(problem)
+    if options.dry_run:
+        prepared = prepare(config, goal, options)
+        if fmt == "json":
+            # The JSON plan is SPEC §3's contract and runs no action code.
+            echo_json(prepared.plan_json())
+            return ExitCode.OK
+        for line in _plan_lines(prepared):
+            echo(line)
+        return _rehearse(prepared)
+
+    with RunLock(config.runtime):
+        prepared = prepare(config, goal, options)
+        if not any(step.will.value in ("run", "manual") for step in prepared.steps):
+            if fmt == "json":
+                echo_json({"goal": goal, "exit": 0, "cards": {}})
+            else:
+                echo(f"{goal}: nothing to run, every card of the chain is complete")
+            return ExitCode.OK
+        if ask and sys.stdin.isatty() and sys.stdout.isatty():
+            for line in _plan_lines(prepared):
+                echo(line)
+            count = len(prepared.to_run())
+            if not click.confirm(f"Run {count} action{'s' if count != 1 else ''}?"):
+                echo("Nothing was run.", err=True)
+                return ExitCode.FAILURE
+        return _execute(prepared, options, fmt=fmt, verbose=verbose)
+
+
+def _plan_lines(prepared: Prepared) -> list[str]:
+    count = len(prepared.steps)
+    lines = [f"Plan for {prepared.goal} ({count} card{'s' if count != 1 else ''}):"]
+    notes = {
+        "skip": "complete",
+        "manual": "no action: do it by hand, then `mikado done {stem}`",
+        "wait": "waits for a card before it",
+    }
+    for step in prepared.steps:
+        will = step.will.value
+        what = notes.get(will, "").format(stem=step.stem)
+        if will == "run":
+            what = "" if step.action == step.stem else f"action {step.action}"
+            if step.recheck:
+                what = (what + " " if what else "") + "(check again)"
+        lines.append(f"  {will:<7} {step.stem}" + (f"  — {what}" if what else ""))
+    return lines
+
+
+def _rehearse(prepared: Prepared) -> int:
+    """Print what each card that could start now would change; exit 1 if a rehearsal failed."""
+    from mikado.engine.runner import Rehearsed, rehearse
+
+    rehearsals = rehearse(prepared)
+    if not rehearsals:
+        return ExitCode.OK
+    echo("")
+    echo("Rehearsal (nothing is written):")
+    failed = False
+    for item in rehearsals:
+        if item.outcome is Rehearsed.DONE:
+            echo(f"  {item.stem}: already done")
+        elif item.outcome is Rehearsed.WOULD_CHANGE:
+            echo(f"  {item.stem}: would change:")
+        elif item.outcome is Rehearsed.NOT_REHEARSED:
+            echo(f"  {item.stem}: not rehearsed ({item.why})")
+        else:
+            failed = True
+            echo(f"  {item.stem}: rehearsal failed: {item.why}")
+        for line in item.report.splitlines():
+            echo(f"    {line}")
+    return ExitCode.FAILURE if failed else ExitCode.OK
+
+
+def _execute(prepared: Prepared, options: RunOptions, *, fmt: str, verbose: bool) -> int:
+    from mikado.engine.runner import Outcome, Runner
+    from mikado.engine.secrets import masked_output
+    from mikado.views.progress import ConsoleProgress, action_logs, summary
+    from mikado.views.status import COLOURS, marks_for_stream
+
+    def style(text: str, state: State | None) -> str:
+        return click.style(text, fg=COLOURS[state]) if state else text
+
+    progress = ConsoleProgress(
+        enabled=fmt == "human" and (verbose or sys.stdout.isatty()),
+        echo=echo,
+        marks=marks_for_stream(),
+        style=style,
+    )
+    mask = prepared.masker
+    with masked_output(mask), action_logs(progress, mask, verbose=verbose):
+        result = Runner(prepared, options=options, progress=progress).run()
+        goal = prepared.goal
+        for stem in result.stems(Outcome.FAILED):
+            echo(f"mikado: {stem} failed: {result.errors.get(stem, '')}", err=True)
+        for stem, new in result.discovered.items():
+            echo(
+                f"mikado: {stem} discovered a prerequisite: wrote {new.path} and made {stem} "
+                f"require it; make it pass, then run `mikado run {goal}` again",
+                err=True,
+            )
+        for stem in result.stems(Outcome.MANUAL):
+            echo(f"mikado: {stem} has no action: do this by hand, then `mikado done {stem}`")
+        if result.interrupted:
+            back = ", ".join(result.stems(Outcome.INTERRUPTED)) or "no card was running"
+            echo(f"mikado: interrupted; back to active: {back}", err=True)
+        if fmt == "json":
+            echo_json(
+                {
+                    "goal": goal,
+                    "exit": int(result.exit_code),
+                    "cards": {stem: o.value for stem, o in result.outcomes.items()},
+                    "errors": result.errors,
+                    "discovered": {s: n.stem for s, n in result.discovered.items()},
+                }
+            )
+        elif progress.enabled or verbose:
+            echo(summary(result))
+        elif result.exit_code == ExitCode.OK:
+            echo(f"{goal}: {summary(result)}")
+    return int(result.exit_code)

@@ -1,0 +1,231 @@
+"""The card: one doc's identity and Mikado fields, validated (SPEC §1).
+
+Every doc is a card node; one with none of ``status``, ``requires``, ``branch`` is plain
+documentation, which others may require and which counts as complete.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from mikado.model.findings import Finding, error
+from mikado.tree.frontmatter import Block, Placed
+
+OPEN_STATUSES = frozenset({"active", "running", "failed"})
+STATUSES = OPEN_STATUSES | {"done"}
+MIKADO_FIELDS = ("status", "requires", "branch")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_TOP_KEY = re.compile(r"([^\s#\-'\"][^:#]*?|'[^']*'|\"[^\"]*\")\s*:(?:\s|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A doc of the tree. ``path`` is relative to the docs root, with ``/``."""
+
+    stem: str
+    path: str
+    title: str | None = None
+    status: str | None = None
+    requires: tuple[str, ...] = ()
+    branch: str | None = None
+    action: str | None = None
+    modified: date | None = None
+    tags: tuple[str, ...] = ()
+    keys: frozenset[str] = frozenset()
+    # File line of each top-level front-matter key, and of each `requires` entry, so findings
+    # can point at the line to edit.
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    requires_lines: tuple[int, ...] = field(default=(), compare=False)
+    has_front_matter: bool = True
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.is_open
+
+    @property
+    def is_mikado(self) -> bool:
+        """Carries Mikado fields (as opposed to plain documentation)."""
+        return not self.keys.isdisjoint(MIKADO_FIELDS)
+
+    def line_of(self, key: str) -> int | None:
+        return self.lines.get(key)
+
+
+def key_lines(block: Block) -> tuple[dict[str, int], tuple[int, ...]]:
+    """File lines of top-level keys and of the entries of ``requires``.
+
+    A textual scan is enough here: the YAML is already known to parse, and these lines only
+    place findings, they never decide what a value is.
+    """
+    lines: dict[str, int] = {}
+    requires: list[int] = []
+    in_requires = False
+    # split("\n"), not splitlines(): YAML ends lines only at LF/CR, and splitlines() would also
+    # break at form feeds or U+2028 and shift every line after them.
+    for index, text in enumerate(block.text.split("\n")):
+        line = block.first_line + index
+        match = _TOP_KEY.match(text) if text[:1] not in ("", " ", "\t", "#", "\r") else None
+        if match:
+            key = match.group(1).strip("'\"")
+            lines.setdefault(key, line)
+            in_requires = key == "requires"
+            rest = text[match.end() :].strip()
+            if in_requires and rest.startswith("["):
+                entries = [e for e in rest.split("#")[0].strip("[] ").split(",") if e.strip()]
+                requires.extend(line for _ in entries)
+                in_requires = False
+        elif in_requires and text.lstrip().startswith("-"):
+            requires.append(line)
+    return lines, tuple(requires)
+
+
+def build_card(
+    stem: str,
+    path: str,
+    meta: Mapping[str, Any],
+    block: Block,
+    *,
+    required: tuple[str, ...] = ("title", "modified", "tags"),
+    placed: Placed | None = None,
+) -> tuple[Card, list[Finding]]:
+    """Validate field types and build the card; wrong fields are reported, not fatal.
+    ``placed`` is where the fields are, when parsing them told (see
+    :func:`mikado.tree.frontmatter.parse_block_placed`)."""
+    findings: list[Finding] = []
+    lines, requires_lines = placed if placed is not None else key_lines(block)
+
+    def line(key: str) -> int:
+        return lines.get(key, block.first_line)
+
+    def wrong(key: str, expected: str) -> None:
+        value = meta[key]
+        findings.append(
+            error(
+                "field-type",
+                path,
+                line(key),
+                f"`{key}` must be {expected}, not {_describe(value)}",
+                key,
+            )
+        )
+
+    for key in required:
+        value = meta.get(key)
+        if value is None or value == "" or value == [] or value == {}:
+            findings.append(
+                error(
+                    "field-missing",
+                    path,
+                    None if key not in meta else line(key),
+                    f"required field `{key}` is {'empty' if key in meta else 'missing'}; "
+                    f"add `{key}:` to the front-matter",
+                    key,
+                )
+            )
+
+    title = meta.get("title")
+    if title is not None and not isinstance(title, str):
+        wrong("title", "a string")
+        title = None
+
+    modified = meta.get("modified")
+    if modified is not None:
+        modified = _as_date(modified)
+        if modified is None:
+            wrong("modified", "a date written YYYY-MM-DD")
+
+    tags: tuple[str, ...] = ()
+    raw_tags = meta.get("tags")
+    if raw_tags is not None:
+        if isinstance(raw_tags, list) and all(isinstance(t, str) for t in raw_tags):
+            tags = tuple(raw_tags)
+        else:
+            wrong("tags", "a list of strings (one `- tag` per line)")
+
+    status = meta.get("status")
+    if status is not None and status not in STATUSES:
+        findings.append(
+            error(
+                "status-invalid",
+                path,
+                line("status"),
+                f"`status` is {_describe(status)}; use one of active, running, failed, done "
+                "(or remove it to complete the card)",
+                "status",
+            )
+        )
+        status = "active"  # still open work: safer than treating a typo as done
+
+    requires: tuple[str, ...] = ()
+    raw_requires = meta.get("requires")
+    if raw_requires is not None:
+        if isinstance(raw_requires, list) and all(isinstance(r, str) for r in raw_requires):
+            requires = tuple(raw_requires)
+        else:
+            wrong("requires", "a list of card stems (one `- stem` per line)")
+            requires_lines = ()
+    if len(requires_lines) != len(requires):
+        requires_lines = (line("requires"),) * len(requires)
+
+    strings: dict[str, str | None] = {}
+    for key in ("branch", "action"):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, str) and value):
+            wrong(key, "a non-empty string")
+            value = None
+        elif key == "action" and value is not None and ("/" in value or value.startswith(".")):
+            wrong(key, "the name of a module in the actions folder (no folders)")
+            value = None
+        strings[key] = value
+
+    card = Card(
+        stem=stem,
+        path=path,
+        title=title,
+        status=status,
+        requires=requires,
+        branch=strings["branch"],
+        action=strings["action"],
+        modified=modified,
+        tags=tags,
+        keys=frozenset(k for k in meta if isinstance(k, str)),
+        lines=lines,
+        requires_lines=requires_lines,
+    )
+    return card, findings
+
+
+def _as_date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return None  # a timestamp is not the day the card changed
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f'the string "{shown}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "empty"
+    return f"{type(value).__name__} {value!r}"
