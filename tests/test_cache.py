@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from treebuilder import doc, findings, write_tree
+from treebuilder import doc, findings, write_files, write_tree
 
 import mikado.tree.workers
 from mikado.config import load_config
 from mikado.tree.cache import ScanCache
 from mikado.tree.discover import StatKey, stat_key
-from mikado.tree.scan import DocScan, ScanOptions
+from mikado.tree.scan import DocScan, Row, ScanOptions
 
 
 def settle() -> None:
@@ -110,6 +110,16 @@ def test_the_report_depends_on_other_files_actions_and_settings(tmp_path: Path) 
     assert findings(tmp_path) == []
 
 
+def save(store: ScanCache, entries: Sequence[tuple[str, StatKey, Row]]) -> None:
+    with store.writer() as out:
+        for path, key, row in entries:
+            out.add(path, key, row)
+
+
+def cached(store: ScanCache, stats: dict[str, StatKey], *, links: bool) -> dict[str, Row]:
+    return dict(store.matching(stats, links=links))
+
+
 def test_entries_as_new_as_the_run_are_not_kept(tmp_path: Path) -> None:
     runtime, root = tmp_path / ".mikado", tmp_path / "docs"
     store = ScanCache.open(runtime, root, ("title",))
@@ -121,15 +131,17 @@ def test_entries_as_new_as_the_run_are_not_kept(tmp_path: Path) -> None:
     assert store.all_trusted([old]) and store.all_trusted([])
     assert not store.all_trusted([old, racy])
     assert not store.all_trusted([stat_key(10, stamp, stamp - 10**9, 3), old])
-    store.save([("old.md", old, row), ("racy.md", racy, row)])
+    save(store, [("old.md", old, row), ("racy.md", racy, row)])
     reopened = ScanCache.open(runtime, root, ("title",))
-    assert reopened.get("old.md", old, links=True) == row
-    assert reopened.get("racy.md", racy, links=True) is None
+    stats = {"old.md": old, "racy.md": racy}
+    assert cached(reopened, stats, links=True) == {"old.md": row}
     # a scan made without links does not serve a check that needs them
-    assert reopened.get("old.md", old, links=False) == row
+    assert cached(reopened, stats, links=False) == {"old.md": row}
     no_links = (None,) * 12 + (None, False)
-    reopened.save([("old.md", old, no_links)])
-    assert ScanCache.open(runtime, root, ("title",)).get("old.md", old, links=True) is None
+    save(reopened, [("old.md", old, no_links)])
+    again = ScanCache.open(runtime, root, ("title",))
+    assert cached(again, stats, links=True) == {}
+    assert cached(again, stats, links=False) == {"old.md": no_links}
 
 
 def test_other_required_fields_discard_the_cache(tmp_path: Path) -> None:
@@ -138,9 +150,63 @@ def test_other_required_fields_discard_the_cache(tmp_path: Path) -> None:
     assert store._stamp is not None
     key = stat_key(10, store._stamp - 10**9, store._stamp - 10**9, 1)
     row = (None,) * 12 + ((), False)
-    store.save([("a.md", key, row)])
-    assert ScanCache.open(runtime, root, ("title",)).size == 1
-    assert ScanCache.open(runtime, root, ("title", "tags")).size == 0
+    save(store, [("a.md", key, row)])
+    stats = {"a.md": key}
+    assert cached(ScanCache.open(runtime, root, ("title",)), stats, links=False) == {"a.md": row}
+    assert cached(ScanCache.open(runtime, root, ("title", "tags")), stats, links=False) == {}
+
+
+def test_the_code_signature_covers_every_module_the_scan_and_check_import(tmp_path: Path) -> None:
+    """What importing the roots loads (asked of Python itself) is inside the signature, and
+    so is the fast YAML parser the hand-kept list once missed."""
+    import subprocess
+    import sys
+
+    import mikado
+    from mikado.tree.cache import SHAPING_ROOTS, shaping_modules
+
+    package = Path(mikado.__file__).parent
+    covered = {p.relative_to(package).as_posix() for p in shaping_modules(package, SHAPING_ROOTS)}
+    program = (
+        "import sys\n"
+        + "".join(f"import {root}\n" for root in SHAPING_ROOTS)
+        + "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
+        " if n.startswith('mikado') and getattr(m, '__file__', None)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    ).stdout.split()
+    imported = {Path(f).relative_to(package).as_posix() for f in loaded}
+    assert imported - covered == set()
+    assert "tree/fastyaml.py" in covered
+
+
+def test_an_edited_module_that_a_root_imports_discards_the_cache(tmp_path: Path) -> None:
+    """Inside a function or at the top, plain or from a package: each import is followed."""
+    from mikado.tree.cache import shaping_modules
+
+    package = tmp_path / "mikado"
+    write_files(
+        package,
+        {
+            "__init__.py": "",
+            "tree/__init__.py": "",
+            "tree/scan.py": "from mikado.tree import parts\nimport mikado.model.card\n",
+            "tree/parts.py": "def f():\n    from mikado.deep import x\n",
+            "deep.py": "x = 1\n",
+            "model/__init__.py": "",
+            "model/card.py": "from mikado.model.findings import (\n    Finding,\n)\n",
+            "model/findings.py": "",
+            "unrelated.py": "",
+        },
+    )
+    found = {
+        p.relative_to(package).as_posix() for p in shaping_modules(package, ["mikado.tree.scan"])
+    }
+    assert found == {
+        "tree/__init__.py", "tree/scan.py", "tree/parts.py", "deep.py", "model/__init__.py",
+        "model/card.py", "model/findings.py",
+    }  # fmt: skip
 
 
 def test_an_unwritable_runtime_folder_only_disables_the_cache(tmp_path: Path) -> None:

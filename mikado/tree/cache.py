@@ -12,18 +12,22 @@ the required fields) is part of the cache's context and discards it whole.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import marshal
 import os
+import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import yaml
+
 import mikado
 from mikado.config import ensure_runtime
 from mikado.tree.discover import StatKey, key_fields, newest_change
-from mikado.tree.scan import Row
+from mikado.tree.scan import TARGETS, Row
 
 FORMAT = 2
 BATCH = 4096  # entries per marshal record: keeps the bytes being written small
@@ -32,23 +36,64 @@ BATCH = 4096  # entries per marshal record: keeps the bytes being written small
 MARSHAL_VERSION = 2
 _MAGIC = "mikado-scan-cache"
 
-# The modules whose code decides what a scan or a check yields; their size and mtime join the
-# context so that an edited mikado never trusts a cache written by the old code.
-_CODE_MODULES = (
-    "scan", "card", "frontmatter", "links", "linkcheck", "rules", "findings", "check",
-    "categories", "loader", "graph", "discover",
-)  # fmt: skip
+# The modules whose code decides what a cached row or report holds: these and everything they
+# import from mikado. Their sizes and mtimes join the context, so an edited mikado never trusts
+# a cache the old code wrote.
+SHAPING_ROOTS = ("mikado.tree.scan", "mikado.checks.gate")
+_IMPORT_RE = re.compile(
+    r"^[ \t]*(?:from[ \t]+(mikado(?:\.\w+)*)[ \t]+import[ \t]+\(?([\w ,\t]*)"
+    r"|import[ \t]+(mikado(?:\.\w+)*))",
+    re.MULTILINE,
+)
 
 
-def _code_signature() -> tuple[tuple[str, int, int], ...]:
-    folder = Path(mikado.__file__).parent
-    signature = []
-    for name in _CODE_MODULES:
-        try:
-            info = os.stat(folder / f"{name}.py")
-        except OSError:
+def shaping_modules(package: Path, roots: Iterable[str]) -> list[Path]:
+    """The source files of ``roots`` and of every mikado module they import, directly or not,
+    at the top or inside a function: read from the sources, so it cannot fall behind them as a
+    hand-kept list would. ``package`` is the folder of the ``mikado`` package."""
+
+    def source(module: str) -> Path | None:
+        parts = module.split(".")[1:]
+        for candidate in (package.joinpath(*parts).with_suffix(".py"),
+                          package.joinpath(*parts, "__init__.py")):  # fmt: skip
+            if candidate.is_file():
+                return candidate
+        return None
+
+    found: dict[Path, None] = {}
+    pending = list(roots)
+    seen: set[str] = set()
+    while pending:
+        module = pending.pop()
+        if module in seen:
             continue
-        signature.append((name, info.st_size, info.st_mtime_ns))
+        seen.add(module)
+        file = source(module)
+        if file is None:
+            continue
+        found[file] = None
+        parent = module.rpartition(".")[0]
+        if parent != "mikado":
+            pending.append(parent)  # a package's __init__ runs before its modules
+        text = file.read_text(encoding="utf-8")
+        for match in _IMPORT_RE.finditer(text):
+            base, names, plain = match.groups()
+            if plain:
+                pending.append(plain)
+                continue
+            pending.append(base)
+            # `from mikado.tree import links` imports a module, not a name
+            pending.extend(f"{base}.{name.strip()}" for name in names.split(",") if name.strip())
+    return sorted(found)
+
+
+@functools.cache
+def _code_signature() -> tuple[tuple[str, int, int], ...]:
+    package = Path(mikado.__file__).parent
+    signature = []
+    for file in shaping_modules(package, SHAPING_ROOTS):
+        info = file.stat()
+        signature.append((file.relative_to(package).as_posix(), info.st_size, info.st_mtime_ns))
     return tuple(signature)
 
 
@@ -64,7 +109,6 @@ class ScanCache:
     ):
         self.file = file
         self.context = context
-        self._entries: dict[str, tuple[StatKey, Row]] | None = None
         self._stamp = stamp
         self.unmatched = 0
 
@@ -84,6 +128,7 @@ class ScanCache:
             sys.version_info[:2],
             str(root),
             tuple(required),
+            yaml.__version__,  # the YAML the front-matter parser falls back to
             _code_signature(),
         )
         try:
@@ -104,29 +149,6 @@ class ScanCache:
         reading it; a cold run leaves the keys to whoever reads the docs."""
         return self.file is not None and self.file.exists()
 
-    @property
-    def _loaded(self) -> dict[str, tuple[StatKey, Row]]:
-        if self._entries is None:
-            self._entries = _load(self.file, self.context) if self.file is not None else {}
-        return self._entries
-
-    @property
-    def size(self) -> int:
-        return len(self._loaded)
-
-    def get(self, path: str, key: StatKey | None, *, links: bool) -> Row | None:
-        """The row cached for ``path`` if its key still matches (and it holds links when they
-        are needed)."""
-        if key is None:
-            return None
-        entry = self._loaded.get(path)
-        if entry is None or entry[0] != key:
-            return None
-        row = entry[1]
-        if links and row[-2] is None:
-            return None
-        return row
-
     def matching(self, stats: Mapping[str, StatKey], *, links: bool) -> Iterator[tuple[str, Row]]:
         """Stream the entries whose key equals ``stats[path]`` (and which hold links when they
         are needed), without keeping the cache in memory. Afterwards :attr:`unmatched` counts
@@ -144,7 +166,7 @@ class ScanCache:
                     except EOFError:
                         return
                     for path, key, row in batch:
-                        if stats.get(path) == key and not (links and row[-2] is None):
+                        if stats.get(path) == key and not (links and row[TARGETS] is None):
                             yield path, row
                         else:
                             self.unmatched += 1
@@ -185,12 +207,6 @@ class ScanCache:
         if self._stamp is None:
             return False
         return not keys or newest_change(keys) < self._stamp
-
-    def save(self, entries: Iterable[tuple[str, StatKey, Row]]) -> None:
-        """Replace the cache with ``entries`` (those that may be trusted), atomically."""
-        with self.writer() as out:
-            for path, key, row in entries:
-                out.add(path, key, row)
 
     @contextlib.contextmanager
     def writer(self, wanted: bool = True) -> Iterator[CacheWriter]:
@@ -334,23 +350,3 @@ def _read_record(stream: BinaryIO) -> object:
     if len(size) != 8 or len(data) != int.from_bytes(size, "little"):
         raise ValueError("truncated cache record")
     return marshal.loads(data)
-
-
-def _load(file: Path, context: tuple[object, ...]) -> dict[str, tuple[StatKey, Row]]:
-    entries: dict[str, tuple[StatKey, Row]] = {}
-    try:
-        with open(file, "rb") as stream:
-            if _read_record(stream) != context:
-                return {}
-            while True:
-                try:
-                    batch = _read_record(stream)
-                except EOFError:
-                    break
-                for path, key, row in batch:  # type: ignore[attr-defined]
-                    entries[path] = (key, row)
-    except FileNotFoundError:
-        return {}
-    except (OSError, EOFError, ValueError, TypeError):
-        return {}  # unreadable or damaged: start afresh
-    return entries

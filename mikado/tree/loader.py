@@ -20,7 +20,16 @@ from mikado.model.graph import MAX_CYCLES, Graph
 from mikado.model.rules import GRAPH_FIELDS, GRAPH_RULES
 from mikado.tree.cache import ScanCache
 from mikado.tree.discover import StatKey, Walk, walk
-from mikado.tree.scan import BODY, DocScan, RowReader, ScanOptions, stem_of, to_row
+from mikado.tree.scan import (
+    BODY,
+    SUSPECT,
+    TARGETS,
+    DocScan,
+    RowReader,
+    ScanOptions,
+    stem_of,
+    to_row,
+)
 from mikado.tree.workers import paused_gc, scan_batches
 
 # Told how many docs are read of how many (see mikado.cli.output.StatusLine).
@@ -88,7 +97,8 @@ def read_tree(
     with paused_gc():
         for path, row in store.matching(tree.stats, links=links):
             if link_check is not None:
-                link_check.doc(link_check.tally, path, stem_of(path), row[-2] or (), row[-1])
+                targets = row[TARGETS] or ()
+                link_check.doc(link_check.tally, path, stem_of(path), targets, row[SUSPECT])
             scans[path] = reader.scan(path, row)
         misses = [path for path in tree.paths if path not in scans]
         total = len(tree.paths)

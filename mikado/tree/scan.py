@@ -295,6 +295,11 @@ def link_targets_of(bodies: Sequence[str]) -> list[tuple[tuple[str, ...], bool]]
 # -- rows: the plain-tuple form of a scan, for the cache (marshal) and worker results ---------
 
 Row = tuple[Any, ...]
+# A row's positions, in the order :func:`to_row` writes them. Rows stay plain tuples (marshal
+# stores them fast and small); these names are how code other than to_row/RowReader reads one.
+(TITLE, STATUS, REQUIRES, BRANCH, ACTION, MODIFIED, TAGS, KEYS, LINES, REQUIRES_LINES,
+ HAS_FRONT_MATTER, FINDINGS, TARGETS, SUSPECT) = range(14)  # fmt: skip
+ROW_LENGTH = 14
 _SEVERITY = {rule: severity for rule, severity in RULES.items()}
 
 
@@ -320,7 +325,7 @@ def to_row(scan: DocScan) -> Row:
 
 def without_links(row: Row) -> Row:
     """``row`` without its link targets, once they are resolved."""
-    return (*row[:-2], None, False)
+    return (*row[:TARGETS], None, False)
 
 
 class RowReader:
