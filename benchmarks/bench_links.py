@@ -10,9 +10,13 @@ import sys
 import timeit
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from mikado.tree.links import _fast_scan, extract_links, extract_links_reference
+from reference import extract_links_reference  # noqa: E402  (the tests' markdown-it oracle)
+
+from mikado.tree.code_fast import fast_code_regions  # noqa: E402
+from mikado.tree.links import extract_links  # noqa: E402
 
 WORDS = [
     "the",
@@ -106,7 +110,7 @@ def per_doc_us(function: object, docs: list[str], repeat: int) -> float:
 
 
 def report(label: str, docs: list[str]) -> None:
-    taken = sum(_fast_scan(doc) is not None for doc in docs)
+    taken = sum(fast_code_regions(doc) is not None for doc in docs)
     assert all(extract_links(doc) == extract_links_reference(doc) for doc in docs)
     links = sum(len(extract_links(doc)) for doc in docs) / len(docs)
     print(

@@ -3,8 +3,9 @@ from __future__ import annotations
 import io
 
 import pytest
+from reference import read_block
 
-from mikado.tree.frontmatter import FrontMatterError, parse_block, read_block, split_bytes
+from mikado.tree.frontmatter import FrontMatterError, parse_block, split_bytes
 
 
 def test_block_and_body_positions_are_lines_of_the_file() -> None:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from markdown_strategies import document
+from reference import extract_links_reference
 
-from mikado.tree.links import (
-    Link,
-    _fast_scan,
-    _reference_scan,
-    extract_links,
-    extract_links_reference,
-)
+from mikado.tree.code_fast import fast_code_regions
+from mikado.tree.code_markdown import markdown_code_regions
+from mikado.tree.links import Link, extract_links
 
 
 def targets(body: str, first_line: int = 1) -> list[tuple[int, str]]:
@@ -165,7 +162,7 @@ ORDINARY = [
 
 @pytest.mark.parametrize("body", ORDINARY)
 def test_fast_path_handles_ordinary_documents(body: str) -> None:
-    assert _fast_scan(body) is not None
+    assert fast_code_regions(body) is not None
     assert extract_links(body) == extract_links_reference(body)
 
 
@@ -183,7 +180,7 @@ def test_fast_path_handles_ordinary_documents(body: str) -> None:
     ],
 )
 def test_fast_path_gives_up_where_unsure(body: str) -> None:
-    assert _fast_scan(body) is None
+    assert fast_code_regions(body) is None
     assert extract_links(body) == extract_links_reference(body)
 
 
@@ -207,8 +204,8 @@ def masked_non_space(text: str, spans: list[tuple[int, int]]) -> set[int]:
 def test_fast_path_agrees_with_markdown_it(body: str) -> None:
     assert extract_links(body, 3) == extract_links_reference(body, 3)
     text = body.replace("\r\n", "\n")
-    fast = _fast_scan(text)
+    fast = fast_code_regions(text)
     event("fast path" if fast is not None else "fallback")
     if fast is not None:
         # stricter than comparing links: every masked character must agree
-        assert masked_non_space(text, fast) == masked_non_space(text, _reference_scan(text))
+        assert masked_non_space(text, fast) == masked_non_space(text, markdown_code_regions(text))

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_strategies import document
+from reference import extract_links_reference
 
 from mikado.checks.links import classify
 from mikado.tree import scan
-from mikado.tree.links import extract_links_reference
 from mikado.tree.scan import ScanOptions, link_targets, read_docs
 
 

@@ -86,19 +86,14 @@ def _flow_list(text: str) -> Any:
     return items
 
 
-def parse_simple(text: str) -> dict[str, Any] | None:
-    """The mapping ``text`` holds, or ``None`` when it is not in the simple subset."""
-    placed = parse_placed(text)
-    return None if placed is None else placed[0]
-
-
 def parse_placed(
     text: str, first_line: int = 1
 ) -> tuple[dict[str, Any], dict[str, int], tuple[int, ...]] | None:
-    """:func:`parse_simple`, and where its fields are (``text`` starting on line
-    ``first_line``): the line of each top-level key (its first, for a repeated key) and of
-    each entry of ``requires``. Parsing knows them already; finding them again afterwards,
-    as a doc read by the YAML loader must, costs a tenth of reading the doc."""
+    """The mapping ``text`` holds, or ``None`` when it is not in the simple subset; and where
+    its fields are (``text`` starting on line ``first_line``): the line of each top-level key
+    (its first, for a repeated key) and of each entry of ``requires``. Parsing knows them
+    already; finding them again afterwards, as a doc read by the YAML loader must, costs a
+    tenth of reading the doc."""
     result: dict[str, Any] = {}
     lines: dict[str, int] = {}
     requires_lines: list[int] = []

@@ -3,16 +3,15 @@
 The block runs from a first line ``---`` (a UTF-8 BOM before it allowed) to the next line that
 is exactly ``---``; lines end in LF or CRLF. We split it ourselves because python-frontmatter
 turns a list front-matter into ``{}``, misses a BOM and counts YAML error lines from the block
-rather than the file. Docs are read whole and searched (:func:`split_bytes`);
-:func:`read_block`, which reads a stream line by line up to the closing delimiter, is the
-plain definition a differential test holds the search to.
+rather than the file. Docs are read whole and searched (:func:`split_bytes`); a differential
+test holds the search to a plain line-by-line reading of the same bytes.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
@@ -81,59 +80,10 @@ class Block:
     crlf: bool
 
 
-def _strip_eol(line: bytes) -> bytes:
-    if line.endswith(b"\r\n"):
-        return line[:-2]
-    if line.endswith(b"\n"):
-        return line[:-1]
-    return line
-
-
-def read_block(stream: IO[bytes]) -> Block | None:
-    """Read the front-matter block from a binary stream positioned at the file's start, line
-    by line (the reference for :func:`split_bytes`, which mikado uses).
-
-    Returns ``None`` when the file has no front-matter. Raises :class:`FrontMatterError` for a
-    block that is never closed or is not UTF-8.
-    """
-    first = stream.readline()
-    bom = first.startswith(BOM)
-    if bom:
-        first = first[len(BOM) :]
-    if _strip_eol(first) != DELIMITER:
-        return None
-    crlf = first.endswith(b"\r\n")
-    offset = len(first) + (len(BOM) if bom else 0)
-    lines: list[bytes] = []
-    line_no = 1
-    while True:
-        raw = stream.readline()
-        if not raw:
-            raise FrontMatterError(_NEVER_CLOSED, 1)
-        line_no += 1
-        offset += len(raw)
-        if _strip_eol(raw) == DELIMITER:
-            break
-        lines.append(raw)
-    data = b"".join(lines)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad_line = 2 + data.count(b"\n", 0, exc.start)
-        raise FrontMatterError(
-            f"front-matter is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-            "save the file as UTF-8",
-            bad_line,
-            rule="unreadable",
-        ) from None
-    return Block(
-        text=text, first_line=2, body_line=line_no + 1, body_offset=offset, bom=bom, crlf=crlf
-    )
-
-
 def split_bytes(data: bytes) -> Block | None:
-    """:func:`read_block` for a file already in memory, by searching instead of reading line
-    by line (a few times faster; a differential test keeps the two equal)."""
+    """The front-matter block of a file's bytes, found by searching for the closing delimiter
+    rather than reading line by line (a few times faster). ``None`` when the file has none;
+    :class:`FrontMatterError` for a block never closed or not UTF-8."""
     start = len(BOM) if data.startswith(BOM) else 0
     if not data.startswith(DELIMITER, start):
         return None
