@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
 
+import frontmatter
+
 from mikado.config import Config
 from mikado.edit.atomic import write_atomic
-from mikado.edit.editor import append_to_body, edit_bytes, edit_card
+from mikado.edit.editor import append_to_body, edit_card
 from mikado.errors import UsageError
 from mikado.model.card import Card
 from mikado.model.categories import Categories
@@ -101,9 +103,11 @@ def write_card(
     }
     if requires:
         fields["requires"] = list(requires)
-    # The editor renders each value with the quoting YAML needs, so any title is safe.
-    text = ("\n" + "\n".join(body) + "\n").encode("utf-8")
-    data = edit_bytes(b"---\n---\n" + text, set=fields)
+    # python-frontmatter writes the block: PyYAML quotes whatever a title needs. Keys stay in
+    # the order above, and no line is folded (the engine later edits these lines in place).
+    post = frontmatter.Post("\n".join(body))
+    post.metadata.update(fields)
+    data = (frontmatter.dumps(post, sort_keys=False, width=1 << 20) + "\n").encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         write_atomic(path, data, exclusive=True)

@@ -248,7 +248,3 @@ def _settings(
 
 def action_name(stem: str, field: str | None) -> str:
     return field or stem
-
-
-def missing_tables(action: Action, settings: Mapping[str, Any]) -> list[str]:
-    return [name for name in action.settings if name not in settings]

@@ -100,9 +100,6 @@ class Outputs:
             )
         return value
 
-    def mine(self) -> dict[str, Any]:
-        return self._store.of(self._stem)
-
 
 class MaskingFilter(logging.Filter):
     """Renders each record's message (and traceback) with every secret masked."""

@@ -224,10 +224,6 @@ class RegistryClient:
             return httpx.BasicAuth(chosen[0], chosen[1])
         return None
 
-    def ping(self, *, auth: Auth = CLIENT_AUTH) -> None:
-        """``GET /v2/``; raises ServiceError unless the registry answers 200."""
-        self._transport.send("GET", self._url("v2/"), expected={200}, auth=self._httpx_auth(auth))
-
     def _paged_list(self, url: httpx.URL, key: str, auth: Auth) -> list[str] | None:
         """Follow ``Link: <...>; rel="next"`` pages; None when the first page is NAME_UNKNOWN."""
         items: list[str] = []
@@ -267,19 +263,6 @@ class RegistryClient:
         if page_size is not None:
             url = url.copy_merge_params({"n": page_size})
         return self._paged_list(url, "tags", auth) or []
-
-    def manifest_exists(self, name: str, reference: str, *, auth: Auth = CLIENT_AUTH) -> bool:
-        """``HEAD`` the manifest: True on 200, False on 404."""
-        _check_name(name)
-        _check_reference(reference)
-        response = self._transport.send(
-            "HEAD",
-            self._url(f"v2/{name}/manifests/{reference}"),
-            expected={200, 404},
-            headers={"Accept": _MANIFEST_ACCEPT},
-            auth=self._httpx_auth(auth),
-        )
-        return response.status_code == 200
 
     def blob_exists(self, name: str, digest: str, *, auth: Auth = CLIENT_AUTH) -> bool:
         """``HEAD`` a blob: True on 200, False on 404."""
