@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mikado.config import load_config
-from mikado.engine.runner import Runner, RunOptions, prepare
+from mikado.engine.plan import RunOptions, plan_run
+from mikado.engine.runner import Runner
 
 
 def generate(root: Path, count: int) -> str:
@@ -70,7 +71,7 @@ def main() -> None:
         config = load_config(cwd=root)
         options = RunOptions(jobs=args.jobs)
         t0 = time.perf_counter()
-        prepared = prepare(config, goal, options)
+        prepared = plan_run(config, goal, options)
         t1 = time.perf_counter()
         result = Runner(prepared, options=options).run()
         t2 = time.perf_counter()
@@ -78,7 +79,7 @@ def main() -> None:
         done = len(result.stems(*result.outcomes.values()))
         per_card = (t2 - t1) / done * 1000
         print(f"cards run:           {done} (jobs {args.jobs})")
-        print(f"prepare (read+plan): {(t1 - t0) * 1000:.0f} ms")
+        print(f"plan_run (read+plan): {(t1 - t0) * 1000:.0f} ms")
         print(f"run:                 {(t2 - t1) * 1000:.0f} ms")
         print(f"engine overhead:     {per_card:.2f} ms per card (target < 5 ms)")
         print(

@@ -1,4 +1,5 @@
-"""Configuration (SPEC §2): where the docs are, which rules apply, and the actions' settings.
+"""Configuration (docs/reference.md#configuration): where the docs are, which rules apply, and the
+actions' settings.
 
 A typo must never weaken the gate, so every key is checked and an unknown one is an error
 (exit 2). Secrets never live in the file: a value under a secret-looking key must be an

@@ -10,7 +10,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """SPEC §3: the same meaning for every command."""
+    """The same meaning for every command (docs/reference.md#exit-codes)."""
 
     OK = 0
     FAILURE = 1  # error findings, a failed action, or docs that cannot be read

@@ -127,14 +127,14 @@ def test_the_action_field_names_another_module(tmp_path: Path) -> None:
     from chain_fixtures import make_tree
 
     from mikado.config import load_config
-    from mikado.engine.runner import RunOptions, prepare
+    from mikado.engine.plan import RunOptions, plan_run
 
     tree = make_tree(
         tmp_path,
         {"card-a": {"action": "shared"}, "card-b": {}},
         {"shared": "def apply(ctx): pass\n"},
     )
-    prepared = prepare(load_config(cwd=tree.root), "card-a", RunOptions(dry_run=True))
-    assert [s.as_json() for s in prepared.steps] == [
+    prepared = plan_run(load_config(cwd=tree.root), "card-a", RunOptions(dry_run=True))
+    assert [s.as_json() for s in prepared.cards] == [
         {"stem": "card-a", "action": "shared", "will": "run"}
     ]

@@ -1,5 +1,6 @@
-"""`mikado branch-check` against real git histories: every rule of SPEC §6, valid and violating,
-and the commit-msg hook mode (message file plus staged files)."""
+"""`mikado branch-check` against real git histories: every rule of
+docs/reference.md#branch-invariant, valid and violating, and the commit-msg hook mode (message file
+plus staged files)."""
 
 from __future__ import annotations
 

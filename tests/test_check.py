@@ -1,4 +1,5 @@
-"""Every rule of SPEC §4 on a minimal tree that breaks it and one that does not."""
+"""Every rule of docs/reference.md#check-rules on a minimal tree that breaks it and one that does
+not."""
 
 from __future__ import annotations
 

@@ -14,7 +14,9 @@ from chain_fixtures import RECORDING_ACTION, Tree, make_tree
 
 from mikado.config import load_config
 from mikado.engine.journal import last_failures
-from mikado.engine.runner import Outcome, Runner, RunOptions, RunResult, Will, prepare
+from mikado.engine.plan import RunOptions, Will, plan_run
+from mikado.engine.results import Outcome, RunResult
+from mikado.engine.runner import Runner
 from mikado.errors import ConfigError, DocsError, ExitCode, UsageError
 from mikado.tree.loader import load_docs
 
@@ -37,7 +39,7 @@ def apply(ctx):
 def run(tree: Tree, goal: str, **options: Any) -> RunResult:
     config = load_config(cwd=tree.root)
     opts = RunOptions(**options)
-    prepared = prepare(config, goal, opts)
+    prepared = plan_run(config, goal, opts)
     return Runner(prepared, options=opts, today=lambda: TODAY).run()
 
 
@@ -147,15 +149,15 @@ def test_the_plan_says_run_skip_manual_and_wait(tmp_path: Path) -> None:
         "goal": {"requires": ["by-hand", "auto"]},
     }
     tree = make_tree(tmp_path, cards, {"auto": ORDERED, "goal": ORDERED})
-    prepared = prepare(load_config(cwd=tree.root), "goal", RunOptions(dry_run=True))
-    plan = {s.stem: s.will for s in prepared.steps}
+    prepared = plan_run(load_config(cwd=tree.root), "goal", RunOptions(dry_run=True))
+    plan = {s.stem: s.will for s in prepared.cards}
     assert plan == {
         "auto": Will.RUN,
         "by-hand": Will.MANUAL,
         "done-one": Will.SKIP,
         "goal": Will.WAIT,
     }
-    assert prepared.plan_json()["plan"] == [
+    assert prepared.as_json()["plan"] == [
         {"stem": "by-hand", "action": None, "will": "manual"},
         {"stem": "done-one", "action": None, "will": "skip"},
         {"stem": "auto", "action": "auto", "will": "run"},
@@ -353,8 +355,8 @@ def test_a_discovered_prerequisite_grows_the_graph_and_stops(tmp_path: Path) -> 
     # The tree still reads cleanly, and the next run starts with the new leaf.
     docs = load_docs(load_config(cwd=tree.root), strict_graph=True)
     assert docs.errors() == []
-    prepared = prepare(load_config(cwd=tree.root), "goal", RunOptions(dry_run=True))
-    assert next(s.stem for s in prepared.steps) == "create-ci-group"
+    prepared = plan_run(load_config(cwd=tree.root), "goal", RunOptions(dry_run=True))
+    assert next(s.stem for s in prepared.cards) == "create-ci-group"
 
 
 def test_planning_walks_and_reads_the_tree_once(
@@ -384,10 +386,10 @@ def test_planning_walks_and_reads_the_tree_once(
     monkeypatch.setattr(mikado.tree.workers, "read_docs", read_docs)
     config = load_config(cwd=diamond.root)
     time.sleep(0.05)  # old enough to be cached
-    prepare(config, "goal", RunOptions(dry_run=True))
+    plan_run(config, "goal", RunOptions(dry_run=True))
     assert len(walks) == 1
     assert sorted(reads) == sorted(set(reads)) and len(reads) == len(load_docs(config).paths)
     walks.clear()
     reads.clear()
-    prepare(config, "goal", RunOptions(dry_run=True))  # the report is reused
+    plan_run(config, "goal", RunOptions(dry_run=True))  # the report is reused
     assert len(walks) == 2 and reads == []

@@ -1,4 +1,4 @@
-"""`mikado check`: every rule of SPEC §4 over a docs tree, as one report.
+"""`mikado check`: every rule of docs/reference.md#check-rules over a docs tree, as one report.
 
 The loader reports what reading the docs reveals (front-matter, fields, the ``requires`` graph);
 this module adds the link rules (:mod:`mikado.checks.links`) and ``action-missing``. Work a

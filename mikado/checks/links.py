@@ -1,5 +1,5 @@
-"""The link rules of `check` (SPEC §4): broken, ambiguous, path and spaced links, orphans and
-docs missing from their category index.
+"""The link rules of `check` (docs/reference.md#check-rules): broken, ambiguous, path and spaced
+links, orphans and docs missing from their category index.
 
 Scanning a doc keeps only the distinct targets of its well-formed links (see
 :mod:`mikado.tree.scan`); here they are resolved against the whole tree. Only a doc whose targets do

@@ -567,7 +567,7 @@ def run(
     keeps their state, so the same --workspace resumes an interrupted lab run.
     """
     from mikado.cli.run_chain import run_chain
-    from mikado.engine.runner import RunOptions
+    from mikado.engine.plan import RunOptions
 
     fmt = output_format(ctx, ("human", "json"))
     if workspace is not None and not lab:

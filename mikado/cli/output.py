@@ -1,5 +1,5 @@
 """Printing for the command line: colour only on a terminal (and never with NO_COLOR), JSON
-as the SPEC's shapes are read by scripts."""
+in the shapes of docs/reference.md#output-formats."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The work of `mikado run` behind its options: check the TLS settings, show the plan and
-ask, take the run lock, run the chain and report each card's outcome (SPEC §7)."""
+ask, take the run lock, run the chain and report each card's outcome (docs/reference.md#run)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mikado.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
     from mikado.config import Config
-    from mikado.engine.runner import Prepared, RunOptions
+    from mikado.engine.plan import RunOptions, RunPlan
     from mikado.model.chains import State
 
 
@@ -22,10 +22,10 @@ def run_chain(
 ) -> int:
     """Run (or with ``options.dry_run`` plan and rehearse) GOAL's chain and print what
     happened in ``fmt`` ("human" or "json"); with ``ask``, show the plan and ask first when
-    both ends are a terminal. Returns the exit code (SPEC §3)."""
+    both ends are a terminal. Returns the exit code (docs/reference.md#exit-codes)."""
     from mikado.engine.http import ca_bundle_problem
     from mikado.engine.lock import RunLock
-    from mikado.engine.runner import prepare
+    from mikado.engine.plan import plan_run
 
     if config.tls.insecure:
         echo(
@@ -37,57 +37,57 @@ def run_chain(
     if problem:
         raise ConfigError(problem)
     if options.dry_run:
-        prepared = prepare(config, goal, options)
+        plan = plan_run(config, goal, options)
         if fmt == "json":
-            # The JSON plan is SPEC §3's contract and runs no action code.
-            echo_json(prepared.plan_json())
+            # The JSON plan is a contract (docs/reference.md#output-formats); no action runs.
+            echo_json(plan.as_json())
             return ExitCode.OK
-        for line in _plan_lines(prepared):
+        for line in _plan_lines(plan):
             echo(line)
-        return _rehearse(prepared)
+        return _rehearse(plan)
 
     with RunLock(config.runtime):
-        prepared = prepare(config, goal, options)
-        if not any(step.will.value in ("run", "manual") for step in prepared.steps):
+        plan = plan_run(config, goal, options)
+        if not any(planned.will.value in ("run", "manual") for planned in plan.cards):
             if fmt == "json":
                 echo_json({"goal": goal, "exit": 0, "cards": {}})
             else:
                 echo(f"{goal}: nothing to run, every card of the chain is complete")
             return ExitCode.OK
         if ask and sys.stdin.isatty() and sys.stdout.isatty():
-            for line in _plan_lines(prepared):
+            for line in _plan_lines(plan):
                 echo(line)
-            count = len(prepared.to_run())
+            count = len(plan.to_run())
             if not click.confirm(f"Run {count} action{'s' if count != 1 else ''}?"):
                 echo("Nothing was run.", err=True)
                 return ExitCode.FAILURE
-        return _execute(prepared, options, fmt=fmt, verbose=verbose)
+        return _execute(plan, options, fmt=fmt, verbose=verbose)
 
 
-def _plan_lines(prepared: Prepared) -> list[str]:
-    count = len(prepared.steps)
-    lines = [f"Plan for {prepared.goal} ({count} card{'s' if count != 1 else ''}):"]
+def _plan_lines(plan: RunPlan) -> list[str]:
+    count = len(plan.cards)
+    lines = [f"Plan for {plan.goal} ({count} card{'s' if count != 1 else ''}):"]
     notes = {
         "skip": "complete",
         "manual": "no action: do it by hand, then `mikado done {stem}`",
         "wait": "waits for a card before it",
     }
-    for step in prepared.steps:
-        will = step.will.value
-        what = notes.get(will, "").format(stem=step.stem)
+    for planned in plan.cards:
+        will = planned.will.value
+        what = notes.get(will, "").format(stem=planned.stem)
         if will == "run":
-            what = "" if step.action == step.stem else f"action {step.action}"
-            if step.recheck:
+            what = "" if planned.action == planned.stem else f"action {planned.action}"
+            if planned.recheck:
                 what = (what + " " if what else "") + "(check again)"
-        lines.append(f"  {will:<7} {step.stem}" + (f"  — {what}" if what else ""))
+        lines.append(f"  {will:<7} {planned.stem}" + (f"  — {what}" if what else ""))
     return lines
 
 
-def _rehearse(prepared: Prepared) -> int:
+def _rehearse(plan: RunPlan) -> int:
     """Print what each card that could start now would change; exit 1 if a rehearsal failed."""
-    from mikado.engine.runner import Rehearsed, rehearse
+    from mikado.engine.rehearsal import Rehearsed, rehearse
 
-    rehearsals = rehearse(prepared)
+    rehearsals = rehearse(plan)
     if not rehearsals:
         return ExitCode.OK
     echo("")
@@ -108,8 +108,9 @@ def _rehearse(prepared: Prepared) -> int:
     return ExitCode.FAILURE if failed else ExitCode.OK
 
 
-def _execute(prepared: Prepared, options: RunOptions, *, fmt: str, verbose: bool) -> int:
-    from mikado.engine.runner import Outcome, Runner
+def _execute(plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool) -> int:
+    from mikado.engine.results import Outcome
+    from mikado.engine.runner import Runner
     from mikado.engine.secrets import masked_output
     from mikado.views.progress import ConsoleProgress, action_logs, summary
     from mikado.views.status import COLOURS, marks_for_stream
@@ -123,10 +124,10 @@ def _execute(prepared: Prepared, options: RunOptions, *, fmt: str, verbose: bool
         marks=marks_for_stream(),
         style=style,
     )
-    mask = prepared.masker
+    mask = plan.masker
     with masked_output(mask), action_logs(progress, mask, verbose=verbose):
-        result = Runner(prepared, options=options, progress=progress).run()
-        goal = prepared.goal
+        result = Runner(plan, options=options, progress=progress).run()
+        goal = plan.goal
         for stem in result.stems(Outcome.FAILED):
             echo(f"mikado: {stem} failed: {result.errors.get(stem, '')}", err=True)
         for stem, new in result.discovered.items():

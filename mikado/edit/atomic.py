@@ -1,5 +1,5 @@
 """Durable whole-file replacement: a reader (or a crash) sees the old file or the new one, never
-half of either (SPEC §5).
+half of either (docs/reference.md#run).
 
 The new content goes to a hidden temporary file in the same folder (hidden, so a crash leaving
 it behind never turns it into a doc), is flushed and fsynced, takes the old file's mode, and is

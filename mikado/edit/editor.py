@@ -1,4 +1,5 @@
-"""Surgical card edits (SPEC §5): change a few front-matter fields and leave every other byte.
+"""Surgical card edits (docs/reference.md#run): change a few front-matter fields and leave every
+other byte.
 
 A YAML round-trip would reformat the whole block (comments, quoting, key order), so instead the
 block is composed into YAML nodes only to learn *where* each top-level value sits, and the lines

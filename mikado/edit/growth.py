@@ -1,7 +1,6 @@
-"""Growing the graph (SPEC §3 `new`, §5 the Mikado loop): writing a new open card and linking it
-so the tree still passes `check` — from the cards that now require it (``requires`` and body)
-and from its category index.
-"""
+"""Growing the graph (`mikado new`, and the Mikado loop of docs/reference.md#run): writing a new
+open card and linking it so the tree still passes `check` — from the cards that now require it
+(``requires`` and body) and from its category index."""
 
 from __future__ import annotations
 

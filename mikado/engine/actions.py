@@ -1,4 +1,5 @@
-"""Actions (SPEC §7): the Python code bound to a card, loaded by path from the actions folder.
+"""Actions (docs/actions.md): the Python code bound to a card, loaded by path from the actions
+folder.
 
 One module per action: ``<actions>/<name>.py``, where ``name`` is the card's ``action:`` field
 or, without one, its stem (``actions/enforce-tag-immutability.py``). Files starting with ``_``

@@ -1,5 +1,6 @@
-"""The HTTP client actions share (SPEC §7): timeouts, trust from ``[mikado.tls]``, and bounded
-retries with backoff, as an httpx transport wrapper so every request of every action gets them.
+"""The HTTP client actions share (docs/actions.md#http-retries): timeouts, trust from
+``[mikado.tls]``, and bounded retries with backoff, as an httpx transport wrapper so every request
+of every action gets them.
 
 What is retried:
 

@@ -1,4 +1,5 @@
-"""The run journal (SPEC §5): JSON Lines in ``.mikado/journal.jsonl``, appended, never rewritten.
+"""The run journal (docs/reference.md#run): JSON Lines in ``.mikado/journal.jsonl``, appended, never
+rewritten.
 
 Records: ``run-start``/``run-end`` and per card ``card-start``/``card-end`` (with ``outcome``,
 ``duration`` and ``error``). `status` reads it back for a failed card's last error.

@@ -1,4 +1,4 @@
-"""The run lock (SPEC §5): one run per tree, an OS lock that dies with its process.
+"""The run lock (docs/reference.md#run): one run per tree, an OS lock that dies with its process.
 
 ``flock`` is released by the kernel when the holder exits, however it exits, so a crash never
 leaves a stale lock behind; the file's content only says who holds it, for the message.

@@ -1,5 +1,5 @@
-"""Secrets for actions (SPEC §2, §7): resolving ``env:``/``file:`` references and masking every
-resolved value wherever text leaves the engine (screen, journal, logs, cards).
+"""Secrets for actions (docs/reference.md#secrets): resolving ``env:``/``file:`` references and
+masking every resolved value wherever text leaves the engine (screen, journal, logs, cards).
 
 Every value that came from a reference counts as a secret, whatever its key: a URL read from
 a file is masked too, which costs some readability and never leaks a token that happened to be

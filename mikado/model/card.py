@@ -1,4 +1,4 @@
-"""The card: one doc's identity and Mikado fields, validated (SPEC §1).
+"""The card: one doc's identity and Mikado fields, validated (docs/reference.md#cards).
 
 Every doc is a card node; one with none of ``status``, ``requires``, ``branch`` is plain
 documentation, which others may require and which counts as complete.

@@ -1,4 +1,4 @@
-"""Categories and their index docs (SPEC §2 `index`): which doc must link which.
+"""Categories and their index docs (docs/reference.md#category-indexes): which doc must link which.
 
 With ``index = "auto"`` every folder ``X`` below the root holding ``X/X.md`` is a category and
 that doc its index. A doc must be linked from the index of its nearest enclosing category; a

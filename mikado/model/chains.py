@@ -1,6 +1,5 @@
-"""Chains and states (SPEC §1): which goals are open, what each card's state is, and the order
-in which a person or a run should take them.
-"""
+"""Chains and states (docs/reference.md#states): which goals are open, what each card's state is,
+and the order in which a person or a run should take them."""
 
 from __future__ import annotations
 
@@ -94,7 +93,7 @@ class Plan:
 
 
 def _state(card: Card, known: Mapping[str, State], run_live: bool) -> State:
-    # The first state that applies, in SPEC §1's precedence.
+    # The first state that applies, in the precedence of docs/reference.md#states.
     if card.is_complete:
         return State.DONE
     if card.status == "running" and run_live:

@@ -13,9 +13,9 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """SPEC §3: ``path`` relative to the docs root with ``/``; ``line`` 1-based in the file
-    (front-matter included) or ``None`` for whole-file findings; ``target`` the link target,
-    field or stem concerned."""
+    """docs/reference.md#output-formats: ``path`` relative to the docs root with ``/``; ``line``
+    1-based in the file (front-matter included) or ``None`` for whole-file findings; ``target`` the
+    link target, field or stem concerned."""
 
     rule: str
     severity: Severity

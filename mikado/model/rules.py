@@ -1,4 +1,4 @@
-"""The names and severities of the check rules (SPEC §4), in one place.
+"""The names and severities of the check rules (docs/reference.md#check-rules), in one place.
 
 The configuration validates ``ignore`` against these names, the loader reports the rules it can
 already see while reading, and `check` adds the rest.

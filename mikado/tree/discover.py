@@ -1,4 +1,4 @@
-"""Finding the docs of a tree: every ``*.md`` below the root (SPEC §1).
+"""Finding the docs of a tree: every ``*.md`` below the root (docs/reference.md#cards).
 
 Hidden folders and the configured excludes are skipped; symbolic links are followed only while
 they stay inside the root, and a folder reached twice through links is walked once.

@@ -1,4 +1,4 @@
-"""Finding and parsing a doc's front-matter block (SPEC §1).
+"""Finding and parsing a doc's front-matter block (docs/reference.md#cards).
 
 The block runs from a first line ``---`` (a UTF-8 BOM before it allowed) to the next line that
 is exactly ``---``; lines end in LF or CRLF. We split it ourselves because python-frontmatter

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from mikado.engine.context import LOGGER_PREFIX, MaskingFilter
-from mikado.engine.runner import Outcome, RunResult, Step
+from mikado.engine.plan import PlannedCard
+from mikado.engine.results import Outcome, RunResult
 from mikado.engine.secrets import Masker
 from mikado.model.chains import State
 
@@ -67,10 +68,10 @@ class ConsoleProgress:
         with self._lock:
             self.echo(text)
 
-    def started(self, step: Step, *, recheck: bool) -> None:
+    def started(self, planned: PlannedCard, *, recheck: bool) -> None:
         if self.enabled:
             verb = "checking" if recheck else "running"
-            self._say(f"{self.marks[State.RUNNING]} {step.stem}: {verb} {step.action} ...")
+            self._say(f"{self.marks[State.RUNNING]} {planned.stem}: {verb} {planned.action} ...")
 
     def finished(
         self, stem: str, outcome: Outcome, seconds_taken: float, error: str | None

@@ -1,4 +1,5 @@
-"""The Mikado branch invariant and commit convention (SPEC §6), judged from git history.
+"""The Mikado branch invariant and commit convention (docs/reference.md#branch-invariant), judged
+from git history.
 
 On ``mikado/<stem>`` every commit since the branch left its base is
 ``C2(<stem>): plan|impl|close|finalize <text>``, in the shape
@@ -204,7 +205,8 @@ class BranchReport:
 
 @dataclass(frozen=True, slots=True)
 class DocsLayout:
-    """Which repo paths are docs, and which docs are category indexes (SPEC §2 `index`)."""
+    """Which repo paths are docs, and which docs are category indexes
+    (docs/reference.md#category-indexes)."""
 
     prefix: str  # the docs root as a repo path ("" when it is the top)
     excluded: frozenset[str]
@@ -357,7 +359,8 @@ def _closing_problems(change: FileChange) -> list[str]:
 
 
 def judge(steps: Sequence[Step], stem: str, layout: DocsLayout) -> list[Violation]:
-    """Every violation of SPEC §6 in ``steps`` (oldest first), in commit order."""
+    """Every violation of docs/reference.md#branch-invariant in ``steps`` (oldest first), in commit
+    order."""
     violations: list[Violation] = []
     work_seen: Commit | None = None  # the first impl or close
     finalized: Commit | None = None

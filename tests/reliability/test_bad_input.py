@@ -1,11 +1,10 @@
 """Malformed docs trees and configurations through the real command (issue 8, bad input).
 
-Each case is one entry of :data:`CASES`: the files that differ from a small valid tree, the
-commands to run on it and the exit code SPEC §3 assigns each (1 for docs that cannot be read or
-fail the gate, 2 for usage and configuration). Every command must also name the file the
-problem is in (and its line, where it has one), print no traceback, and change no byte of the
-tree. Adding a case is adding one entry.
-"""
+Each case is one entry of :data:`CASES`: the files that differ from a small valid tree, the commands
+to run on it and the exit code docs/reference.md#exit-codes assigns each (1 for docs that cannot be
+read or fail the gate, 2 for usage and configuration). Every command must also name the file the
+problem is in (and its line, where it has one), print no traceback, and change no byte of the tree.
+Adding a case is adding one entry."""
 
 from __future__ import annotations
 
@@ -73,7 +72,7 @@ GATE_ONLY: tuple[Command, ...] = (
     (("check",), 1),
     (("status",), 0),
     (("next",), 0),
-    (("run", "goal", "--dry-run"), 1),  # SPEC §5: a chain with errors is refused
+    (("run", "goal", "--dry-run"), 1),  # docs/reference.md#run: a chain with errors is refused
 )
 
 

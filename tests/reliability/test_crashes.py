@@ -19,7 +19,8 @@ import pytest
 from mikado.config import load_config
 from mikado.edit import growth
 from mikado.engine.journal import records
-from mikado.engine.runner import Runner, RunOptions, prepare
+from mikado.engine.plan import RunOptions, plan_run
+from mikado.engine.runner import Runner
 from mikado.errors import ExitCode
 from tests.chain_fixtures import make_tree
 
@@ -120,7 +121,7 @@ def test_a_crash_inside_growth_is_finished_by_the_next_run(
         patch.setattr(growth, crash_before, die)
         with pytest.raises(Killed):
             config = load_config(cwd=tree.root)
-            Runner(prepare(config, "goal", RunOptions()), options=RunOptions()).run()
+            Runner(plan_run(config, "goal", RunOptions()), options=RunOptions()).run()
     assert tree.card_path("create-ci-group").exists()
 
     again = tree.mikado("run", "goal", "--yes")

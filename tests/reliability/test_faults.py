@@ -20,7 +20,9 @@ import pytest
 
 from mikado.config import TlsSettings, load_config
 from mikado.engine.http import ATTEMPTS, BASE_DELAY, make_client
-from mikado.engine.runner import Outcome, Runner, RunOptions, prepare
+from mikado.engine.plan import RunOptions, plan_run
+from mikado.engine.results import Outcome
+from mikado.engine.runner import Runner
 from mikado.errors import ServiceError
 from mikado.lab.emulators import AuthentikEmulator, ForgejoEmulator, ZotEmulator
 from mikado.lab.emulators._server import Emulator, Fault
@@ -345,7 +347,7 @@ def test_a_slow_service_past_the_http_timeout_fails_its_card_naming_it(
         lab.authentik.inject_fault(Fault.slow(3.0), method="GET", path_prefix="/api/v3/", times=99)
         config = load_config(cwd=lab.tree.root)
         options = RunOptions(keep_going=True)
-        prepared = prepare(config, GOAL, options)
+        prepared = plan_run(config, GOAL, options)
         with make_client(config.tls, timeout=httpx.Timeout(0.5)) as http:
             result = Runner(prepared, options=options, http=http).run()
         lab.authentik.clear_faults()
