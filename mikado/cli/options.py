@@ -1,0 +1,106 @@
+"""The options every command takes, before or after its name (`--docs`, `--config`,
+`--format`), and what commands share: loading the configuration and reading the docs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from mikado.cli.output import StatusLine
+from mikado.errors import UsageError
+
+if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
+    from mikado.config import Config
+    from mikado.model.chains import Plan
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_META = "mikado.options"
+
+
+@dataclass
+class GlobalOptions:
+    """`--docs`, `--config` and `--format`, accepted before or after the subcommand; the one
+    written after it wins."""
+
+    docs: Path | None = None
+    config: Path | None = None
+    format: str | None = None
+
+
+def _options(ctx: click.Context) -> GlobalOptions:
+    root = ctx.find_root()
+    options: GlobalOptions | None = root.meta.get(_META)
+    if options is None:
+        options = root.meta[_META] = GlobalOptions()
+    return options
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            setattr(_options(ctx), name, value)
+
+    return callback
+
+
+def global_options(func: F) -> F:
+    func = click.option(
+        "--format",
+        "format_",
+        metavar="FORMAT",
+        expose_value=False,
+        callback=_store("format"),
+        help="Output format: human (default), json, or what the command lists.",
+    )(func)
+    func = click.option(
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        callback=_store("config"),
+        help="Configuration file (default: nearest mikado.toml or pyproject.toml [tool.mikado]).",
+    )(func)
+    func = click.option(
+        "--docs",
+        type=click.Path(path_type=Path, file_okay=False),
+        expose_value=False,
+        callback=_store("docs"),
+        help="Docs root (overrides the configured `docs`).",
+    )(func)
+    return func
+
+
+def output_format(ctx: click.Context, allowed: Sequence[str]) -> str:
+    chosen = _options(ctx).format or "human"
+    if chosen not in allowed:
+        raise UsageError(
+            f"`{ctx.info_name}` does not support --format {chosen} (choose: {', '.join(allowed)})"
+        )
+    return chosen
+
+
+def load_settings(ctx: click.Context) -> Config:
+    from mikado.config import load_config
+
+    options = _options(ctx)
+    return load_config(config_file=options.config, docs=options.docs)
+
+
+def read_plan(config: Config) -> Plan:
+    """The docs of ``config`` as chains, read strictly (the graph must be sound), with a
+    status line while a large tree is read."""
+    from mikado.engine.lock import holder
+    from mikado.model.chains import Plan
+    from mikado.tree.loader import load_docs
+
+    with StatusLine("reading docs") as progress:
+        docs = load_docs(config, strict_graph=True, progress=progress)
+    return Plan(docs, run_live=holder(config.runtime) is not None)
+
+
+def goal_stem(plan: Plan, goal: str) -> str:
+    return str(plan.docs.require(goal).stem)
