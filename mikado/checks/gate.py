@@ -25,7 +25,7 @@ from mikado.model.findings import Finding, Severity, warning
 from mikado.model.rules import RULE_NAMES
 from mikado.tree.cache import ScanCache
 from mikado.tree.discover import Walk, walk
-from mikado.tree.loader import Docs, Progress, assemble, open_cache, read_tree
+from mikado.tree.loader import Docs, ReadProgress, assemble, open_cache, read_tree
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,7 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def check_docs(config: Config, progress: Progress | None = None) -> Report:
+def check_docs(config: Config, progress: ReadProgress | None = None) -> Report:
     """Run every enabled rule over the docs tree of ``config``; ``progress`` is told how
     many docs are read of how many.
 
@@ -125,7 +125,7 @@ def check_docs(config: Config, progress: Progress | None = None) -> Report:
     return check_tree(config, progress)[0]
 
 
-def check_tree(config: Config, progress: Progress | None = None) -> tuple[Report, Docs | None]:
+def check_tree(config: Config, progress: ReadProgress | None = None) -> tuple[Report, Docs | None]:
     """:func:`check_docs`, and the docs it read: ``None`` when the report was reused, as
     then nothing was read (`run` needs both, and the tree read once)."""
     enabled = RULE_NAMES - config.ignore

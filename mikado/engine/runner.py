@@ -45,7 +45,7 @@ from mikado.services._http import waiting_for
 POLL = 0.05  # how often the main thread looks up from waiting (Ctrl-C, deadlines)
 
 
-class Progress(Protocol):
+class RunProgress(Protocol):
     """Where the run reports to; the CLI prints it for people."""
 
     def started(self, planned: PlannedCard, *, recheck: bool) -> None: ...
@@ -81,7 +81,7 @@ class Runner:
         plan: RunPlan,
         *,
         options: RunOptions,
-        progress: Progress | None = None,
+        progress: RunProgress | None = None,
         today: Callable[[], date] = date.today,
         http: httpx.Client | None = None,
     ):

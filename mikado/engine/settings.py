@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mikado.config import PYPROJECT
 from mikado.errors import ConfigError
-
-PYPROJECT = "pyproject.toml"
 
 
 @dataclass(frozen=True, slots=True)

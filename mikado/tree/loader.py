@@ -33,7 +33,7 @@ from mikado.tree.scan import (
 from mikado.tree.workers import paused_gc, scan_batches
 
 # Told how many docs are read of how many (see mikado.cli.output.StatusLine).
-Progress = Callable[[int, int], None]
+ReadProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def read_tree(
     store: ScanCache | None = None,
     tree: Walk | None = None,
     link_check: LinkCheck | None = None,
-    progress: Progress | None = None,
+    progress: ReadProgress | None = None,
 ) -> tuple[list[str], list[DocScan]]:
     """Scan every doc of the tree: the paths, and one scan per path. Unchanged docs come
     from the cache in ``config.runtime``;
@@ -177,7 +177,7 @@ def load_docs(
     *,
     strict_graph: bool = False,
     links: bool = False,
-    progress: Progress | None = None,
+    progress: ReadProgress | None = None,
 ) -> Docs:
     """Read the tree. With ``strict_graph``, raise :class:`DocsError` when the graph cannot be
     trusted (see :data:`mikado.model.rules.GRAPH_RULES`), as `status`, `next` and `run` need. With

@@ -97,7 +97,7 @@ class FileChange:
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class BranchCommit:
     """A commit on the branch, or the pending one (``commit.sha == ""``)."""
 
     commit: Commit
@@ -135,7 +135,7 @@ class BranchReport:
     stem: str | None
     base: str
     merge_base: Commit | None
-    steps: tuple[Step, ...] = ()
+    steps: tuple[BranchCommit, ...] = ()
     violations: tuple[Violation, ...] = ()
     pending: bool = False
 
@@ -256,7 +256,7 @@ def layout_for(repo: Repo, config: Config) -> DocsLayout:
 
 def _steps(
     repo: Repo, layout: DocsLayout, commits: Sequence[Commit], pending: Commit | None
-) -> list[Step]:
+) -> list[BranchCommit]:
     by_commit = repo.changes(commits)
     changes: list[tuple[Commit, list[Change]]] = [(c, by_commit[c.sha]) for c in commits]
     if pending is not None:
@@ -283,7 +283,7 @@ def _steps(
                     after=blobs.get(after_spec) if doc and after_spec else None,
                 )
             )
-        steps.append(Step(commit, tuple(entries)))
+        steps.append(BranchCommit(commit, tuple(entries)))
     return steps
 
 
@@ -358,7 +358,7 @@ def _closing_problems(change: FileChange) -> list[str]:
     return problems
 
 
-def judge(steps: Sequence[Step], stem: str, layout: DocsLayout) -> list[Violation]:
+def judge(steps: Sequence[BranchCommit], stem: str, layout: DocsLayout) -> list[Violation]:
     """Every violation of docs/reference.md#branch-invariant in ``steps`` (oldest first), in commit
     order."""
     violations: list[Violation] = []

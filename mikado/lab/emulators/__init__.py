@@ -13,15 +13,15 @@ from mikado.lab.emulators._server import (
 from mikado.lab.emulators.authentik import AuthentikEmulator
 from mikado.lab.emulators.forgejo import ForgejoEmulator
 from mikado.lab.emulators.zot import ZotEmulator
-from mikado.lab.emulators.zot_config import ZotConfigError
+from mikado.lab.emulators.zot_config import ConfigRefused
 
 __all__ = [
     "AuthentikEmulator",
+    "ConfigRefused",
     "EmulatorError",
     "Fault",
     "FaultKind",
     "ForgejoEmulator",
     "RecordedRequest",
-    "ZotConfigError",
     "ZotEmulator",
 ]

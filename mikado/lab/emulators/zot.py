@@ -29,7 +29,7 @@ from mikado.lab.emulators._server import (
 )
 from mikado.lab.emulators._swagger import RouteMismatch, SwaggerSpec, vendored_schema
 from mikado.lab.emulators.zot_access import CREATE, DELETE, READ, UPDATE, Identity
-from mikado.lab.emulators.zot_config import ZotConfig, ZotConfigError, load_zot_config
+from mikado.lab.emulators.zot_config import ConfigRefused, ZotConfig, load_zot_config
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -176,7 +176,7 @@ class ZotEmulator(Emulator):
         self._config_stamp = stamp
         try:
             self.config = load_zot_config(self.config_file)
-        except ZotConfigError as error:
+        except ConfigRefused as error:
             self.config_error = str(error)
             return
         self.config_error = None

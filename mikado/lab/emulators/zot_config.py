@@ -24,7 +24,7 @@ OPENID_PROVIDERS = ("oidc", "google", "gitlab", "github")
 _DISCOVERY_TIMEOUT = 5.0
 
 
-class ZotConfigError(MikadoError):
+class ConfigRefused(MikadoError):
     """zot would refuse this configuration (and not start with it)."""
 
 
@@ -225,14 +225,14 @@ def unknown_keys(value: Any, schema: Any, where: str = "") -> list[str]:
 
 
 def load_zot_config(path: Path) -> ZotConfig:
-    """Read and check a zot configuration file; raises ZotConfigError as zot would refuse it."""
+    """Read and check a zot configuration file; raises ConfigRefused as zot would refuse it."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ZotConfigError(f"cannot read zot config: {error}", path=str(path)) from error
+        raise ConfigRefused(f"cannot read zot config: {error}", path=str(path)) from error
     problems = unknown_keys(raw, SCHEMA)
     if problems:
-        raise ZotConfigError("; ".join(problems), path=str(path))
+        raise ConfigRefused("; ".join(problems), path=str(path))
     return interpret(raw, path)
 
 
@@ -263,7 +263,7 @@ def interpret(raw: Mapping[str, Any], path: Path) -> ZotConfig:
     providers = _get(auth, "openid", "providers") or {}
     for name in providers:
         if str(name).lower() not in OPENID_PROVIDERS:
-            raise ZotConfigError(f"unsupported openid provider {name!r}", path=str(path))
+            raise ConfigRefused(f"unsupported openid provider {name!r}", path=str(path))
     issuer = None
     oidc = _get(providers, "oidc")
     if oidc is not None:
@@ -314,12 +314,12 @@ def _check_credentials_file(value: Any, config_path: Path) -> None:
     try:
         credentials = json.loads(credentials_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ZotConfigError(
+        raise ConfigRefused(
             f"cannot read openid credentialsFile {credentials_path}: {error}", path=str(config_path)
         ) from error
     keys = {str(k).lower() for k in credentials} if isinstance(credentials, dict) else set()
     if keys != {"clientid", "clientsecret"}:
-        raise ZotConfigError(
+        raise ConfigRefused(
             "openid credentialsFile must hold exactly clientid and clientsecret",
             path=str(config_path),
         )
@@ -328,7 +328,7 @@ def _check_credentials_file(value: Any, config_path: Path) -> None:
 def _check_issuer(issuer: str, config_path: Path) -> None:
     """zot's OIDC library fetches discovery at start and wants the same issuer back."""
     if not issuer:
-        raise ZotConfigError("openid provider oidc has no issuer", path=str(config_path))
+        raise ConfigRefused("openid provider oidc has no issuer", path=str(config_path))
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
         # no proxy: the issuer is usually a neighbour in the lab, never the outside world
@@ -336,12 +336,12 @@ def _check_issuer(issuer: str, config_path: Path) -> None:
         with opener.open(url, timeout=_DISCOVERY_TIMEOUT) as response:
             document = json.loads(response.read().decode("utf-8"))
     except (OSError, ValueError, urllib.error.URLError) as error:
-        raise ZotConfigError(
+        raise ConfigRefused(
             f"openid issuer {issuer} unreachable: {error}", path=str(config_path)
         ) from error
     discovered = document.get("issuer") if isinstance(document, dict) else None
     if discovered != issuer:
-        raise ZotConfigError(
+        raise ConfigRefused(
             f"oidc: issuer did not match the issuer returned by provider, expected {issuer!r} "
             f"got {discovered!r}",
             path=str(config_path),

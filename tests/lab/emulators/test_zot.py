@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mikado.lab.emulators import AuthentikEmulator, Fault, ZotConfigError, ZotEmulator
+from mikado.lab.emulators import AuthentikEmulator, ConfigRefused, Fault, ZotEmulator
 
 from .conftest import AUTHENTIK_TOKEN, write_oci_layout
 
@@ -274,7 +274,7 @@ def test_an_issuer_that_does_not_answer_or_differs_is_refused(
     )
     config_file = tmp_path / "zot-config.json"
     config_file.write_text(json.dumps(hardened_config(tmp_path, configured)))
-    with pytest.raises(ZotConfigError, match=message):
+    with pytest.raises(ConfigRefused, match=message):
         ZotEmulator(config_file=config_file).start()
 
 
@@ -284,7 +284,7 @@ def test_credentials_file_must_hold_exactly_two_keys(
     config_file = tmp_path / "zot-config.json"
     config_file.write_text(json.dumps(hardened_config(tmp_path, issuer.issuer_for("zot"))))
     (tmp_path / "oidc-credentials.json").write_text(json.dumps({"clientid": "zot"}))
-    with pytest.raises(ZotConfigError, match="exactly clientid and clientsecret"):
+    with pytest.raises(ConfigRefused, match="exactly clientid and clientsecret"):
         ZotEmulator(config_file=config_file).start()
 
 

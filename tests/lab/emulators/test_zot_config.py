@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mikado.lab.emulators.zot_config import SCHEMA, ZotConfigError, load_zot_config, unknown_keys
+from mikado.lab.emulators.zot_config import SCHEMA, ConfigRefused, load_zot_config, unknown_keys
 
 BEFORE: dict[str, Any] = {
     "distSpecVersion": "1.1.0",
@@ -80,12 +80,12 @@ def test_unknown_keys_are_fatal_and_named(
     tmp_path: Path, config: dict[str, Any], where: str
 ) -> None:
     assert any(where in problem for problem in unknown_keys(config, SCHEMA))
-    with pytest.raises(ZotConfigError, match="unknown key"):
+    with pytest.raises(ConfigRefused, match="unknown key"):
         load_zot_config(write(tmp_path, config))
 
 
 def test_unsupported_openid_provider_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ZotConfigError, match="unsupported openid provider"):
+    with pytest.raises(ConfigRefused, match="unsupported openid provider"):
         load_zot_config(
             write(tmp_path, {"http": {"auth": {"openid": {"providers": {"authentik": {}}}}}})
         )
@@ -109,5 +109,5 @@ def test_openid_forces_api_keys_and_compat_enables_docker_types(tmp_path: Path) 
 def test_not_json_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text("{nope")
-    with pytest.raises(ZotConfigError, match="cannot read"):
+    with pytest.raises(ConfigRefused, match="cannot read"):
         load_zot_config(path)
