@@ -3,6 +3,7 @@ import errors reported with the file and line before anything runs."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def test_helpers_are_not_actions_but_can_be_imported(tmp_path: Path) -> None:
     assert action_names(tmp_path) == frozenset({"uses-helper"})
     action = ActionRegistry(tmp_path).load("uses-helper")
     assert action.apply(None) == {"g": "hi"}
+    # On sys.path only while the module imported: nothing else imports from the folder.
+    assert str(tmp_path) not in sys.path
 
 
 def test_dataclasses_work_inside_an_action_module(tmp_path: Path) -> None:

@@ -1,23 +1,24 @@
 """Actions (docs/actions.md): the Python code bound to a card, loaded by path from the actions
 folder.
 
-One module per action: ``<actions>/<name>.py``, where ``name`` is the card's ``action:`` field
-or, without one, its stem (``actions/enforce-tag-immutability.py``). Files starting with ``_``
-are helpers, not actions; the actions folder is put on ``sys.path`` so an action can
-``import _common``. A module provides ``apply(ctx)`` and may provide ``check(ctx) -> bool``,
-``verify(ctx)``, ``rollback(ctx)`` and ``SETTINGS``, the configuration tables it reads
-(``("zot", ...)``), or those tables with the keys they may hold (``{"zot": ("url", ...)}``,
-see mikado.engine.settings). docs/actions.md is the reference for action authors.
+One module per action: ``<actions>/<name>.py``, where ``name`` is the card's ``action:`` field or,
+without one, its stem (``actions/enforce-tag-immutability.py``). Files starting with ``_`` are
+helpers, not actions; the actions folder is on ``sys.path`` while a module imports, so an action can
+``import _common`` at its top. A module provides ``apply(ctx)`` and may provide ``check(ctx) ->
+bool``, ``verify(ctx)``, ``rollback(ctx)`` and ``SETTINGS``, the configuration tables it reads
+(``("zot", ...)``), or those tables with the keys they may hold (``{"zot": ("url", ...)}``, see
+mikado.engine.settings). docs/actions.md is the reference for action authors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -143,10 +144,27 @@ def _module_name(name: str) -> str:
     return f"{MODULE_PREFIX}.{re.sub(r'[^0-9A-Za-z_]', '_', name)}"
 
 
+@contextlib.contextmanager
+def _importable(folder: str) -> Iterator[None]:
+    """The actions folder on ``sys.path`` while a module imports, so it can import its
+    ``_helpers``; taken off afterwards, so nothing else ever imports from it by accident."""
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)
+
+
 def _load(name: str, path: Path) -> Action:
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)  # so actions can import their `_helpers`
+    with _importable(str(path.parent)):
+        return _import_module(name, path)
+
+
+def _import_module(name: str, path: Path) -> Action:
     module_name = _module_name(name)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
