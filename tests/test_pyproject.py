@@ -42,3 +42,16 @@ def test_mypy_finds_every_action_as_a_source(monkeypatch: pytest.MonkeyPatch) ->
     assert set(ROOT.joinpath("actions").glob("*.py")) <= found
     names = {source.module for source in sources}
     assert {"_workflows", "enforce-tag-immutability", "mikado.engine.runner"} <= names
+
+
+def test_the_schemas_the_emulators_validate_with_ship_in_the_package() -> None:
+    """An installed lab validates requests as a checkout does: every schema file is package
+    data (the README's main job runs the lab from such an install)."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
+    patterns = setuptools["package-data"]["mikado.lab.emulators"]
+    package = ROOT / "mikado" / "lab" / "emulators"
+    shipped = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
+    files = {path for path in (package / "schemas").rglob("*") if path.is_file()}
+    assert files and files == shipped

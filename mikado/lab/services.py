@@ -98,7 +98,7 @@ def open_lab(
     *,
     docs: Path,
     actions: Path,
-    validate_requests: bool | None = None,
+    validate_requests: bool = True,
 ) -> Iterator[Lab]:
     """Lay out (or reuse) the workspace at `root`, run its emulators, yield the lab.
 
@@ -128,7 +128,7 @@ def open_lab(
             token=secrets.authentik_token,
             state_file=workspace.emulator_state("authentik"),
             port=ports.authentik,
-            validate_requests=validate_requests,
+            validate_requests=None if validate_requests else False,
         )
         forgejo = ForgejoEmulator(
             token=secrets.forgejo_token,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mikado.services.zot_config import (
-    ConfigRefused,
+    ZotConfigError,
     ZotHardening,
     access_control_policy,
     credentials_file_text,
@@ -126,7 +126,7 @@ def test_unknown_keys_are_reported_with_their_path() -> None:
     }
     assert found["tracing"].startswith("unknown key")
     assert "claimMapping" in found["http.auth.openid.providers.oidc.claimMaping"]
-    with pytest.raises(ConfigRefused) as caught:
+    with pytest.raises(ZotConfigError) as caught:
         validate(document, source="/etc/zot/config.json")
     assert caught.value.path == "/etc/zot/config.json"
     assert len(caught.value.problems) == 4
@@ -193,7 +193,7 @@ def test_comma_separated_string_counts_as_a_list() -> None:
 def test_malformed_json_names_file_line_and_column(tmp_path: Path) -> None:
     broken = tmp_path / "config.json"
     broken.write_text('{\n  "http": {\n    "port": "5000",\n  }\n}\n')
-    with pytest.raises(ConfigRefused) as caught:
+    with pytest.raises(ZotConfigError) as caught:
         load(broken)
     assert caught.value.path == str(broken)
     assert caught.value.line == 4
@@ -204,7 +204,7 @@ def test_malformed_json_names_file_line_and_column(tmp_path: Path) -> None:
 def test_a_top_level_list_is_refused(tmp_path: Path) -> None:
     listed = tmp_path / "config.json"
     listed.write_text("[]\n")
-    with pytest.raises(ConfigRefused, match="JSON object"):
+    with pytest.raises(ZotConfigError, match="JSON object"):
         load(listed)
 
 

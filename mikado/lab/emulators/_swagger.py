@@ -2,16 +2,14 @@
 
 The emulators of Forgejo and zot refuse a request whose path, parameters or JSON body the
 service's published API does not allow, so a client cannot pass against the emulator with a
-request the real service would reject. The documents are vendored under tests/vendor/ in a
-source checkout; where they (or jsonschema) are missing, as in an installed lab, validation is
-skipped and `SwaggerSpec.find` says so by returning None.
+request the real service would reject. The documents ship with mikado under
+``mikado/lab/emulators/schemas/`` (each with its source and licence), so an installed lab
+validates as a checkout does.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import json
 import re
 from collections.abc import Mapping
@@ -19,16 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from mikado.lab.emulators._server import JSONValue
 
-_CHECKOUT_ROOT = Path(__file__).resolve().parents[3]
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 _ANY_SEGMENT = r"[^/]+"
 
 
-def vendored_schema(service: str, filename: str) -> Path | None:
-    """The vendored Swagger file of a service in a source checkout, if it is there."""
-    candidate = _CHECKOUT_ROOT / "tests" / "vendor" / service / filename
-    return candidate if candidate.is_file() else None
+def schema_file(release: str, filename: str) -> Path:
+    """A schema that ships with mikado, by the service release it describes
+    (``"forgejo-16"``, ``"zot-2.1.20"``)."""
+    return SCHEMAS / release / filename
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,6 @@ class SwaggerSpec:
         optional_query: frozenset[tuple[str, str, str]] = frozenset(),
         trailing_slash_optional: bool = False,
     ) -> None:
-        jsonschema = importlib.import_module("jsonschema")
         self._draft4: Any = jsonschema.Draft4Validator
         self._definitions = document.get("definitions", {})
         self._optional_query = optional_query
@@ -100,10 +99,8 @@ class SwaggerSpec:
         self._templates = templates
 
     @classmethod
-    def find(cls, path: Path | None, **options: Any) -> SwaggerSpec | None:
-        """The spec in `path`, or None when there is no file or jsonschema is not installed."""
-        if path is None or not path.is_file() or importlib.util.find_spec("jsonschema") is None:
-            return None
+    def load(cls, path: Path, **options: Any) -> SwaggerSpec:
+        """The spec in ``path``."""
         return cls(_read_document(path.resolve()), **options)
 
     def match(self, method: str, path: str) -> Operation:

@@ -2,7 +2,7 @@
 the server version.
 
 Requests are checked against Forgejo's own Swagger document when it is available (a source
-checkout vendors it under tests/vendor/forgejo/); secret values are kept so a test can read
+schema ships with mikado under schemas/forgejo-16/); secret values are kept so a test can read
 them with `secret_value`, and never leave the emulator over HTTP, as in Forgejo.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mikado.lab.emulators._server import Emulator, EmulatorError, JSONValue, Request, Response
-from mikado.lab.emulators._swagger import RouteMismatch, SwaggerSpec, vendored_schema
+from mikado.lab.emulators._server import Emulator, JSONValue, Request, Response
+from mikado.lab.emulators._swagger import RouteMismatch, SwaggerSpec, schema_file
 
 VERSION = "16.0.1+gitea-1.22.0"
 _SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$", re.IGNORECASE)
@@ -38,8 +38,8 @@ class ForgejoEmulator(Emulator):
 
     `token` is the one personal access token accepted (`Authorization: token <PAT>`; Forgejo also
     takes `Bearer`). `repos` are "owner/name" repositories that exist; their owners are
-    organisations. `schema_file` defaults to the vendored Swagger document; `validate_requests`
-    None validates when it is found, True requires it, False never validates.
+    organisations. Every request is checked against Forgejo's Swagger document (`schema`,
+    by default the one mikado ships) unless `validate_requests` is False.
     """
 
     service = "forgejo"
@@ -51,18 +51,15 @@ class ForgejoEmulator(Emulator):
         repos: Iterable[str] = (),
         state_file: Path | None = None,
         port: int = 0,
-        schema_file: Path | None = None,
-        validate_requests: bool | None = None,
+        schema: Path | None = None,
+        validate_requests: bool = True,
     ) -> None:
         super().__init__(state_file=state_file, port=port)
         self._token = token
         self._initial_repos = tuple(repos)
         self._spec: SwaggerSpec | None = None
-        if validate_requests is not False:
-            path = schema_file or vendored_schema("forgejo", "swagger.v1.json")
-            self._spec = SwaggerSpec.find(path)
-            if validate_requests and self._spec is None:
-                raise EmulatorError("Forgejo's swagger.v1.json (or jsonschema) is not available")
+        if validate_requests:
+            self._spec = SwaggerSpec.load(schema or schema_file("forgejo-16", "swagger.v1.json"))
         self._repos: dict[str, dict[str, JSONValue]] = {}
         self._secrets: dict[str, dict[str, dict[str, JSONValue]]] = {}
 

@@ -27,7 +27,7 @@ from mikado.lab.emulators._server import (
     Response,
     write_atomically,
 )
-from mikado.lab.emulators._swagger import RouteMismatch, SwaggerSpec, vendored_schema
+from mikado.lab.emulators._swagger import RouteMismatch, SwaggerSpec, schema_file
 from mikado.lab.emulators.zot_access import CREATE, DELETE, READ, UPDATE, Identity
 from mikado.lab.emulators.zot_config import ConfigRefused, ZotConfig, load_zot_config
 
@@ -81,9 +81,9 @@ class ZotEmulator(Emulator):
     """zot registry subset on 127.0.0.1 (`url` is the registry; `host` is what skopeo wants).
 
     `config_file` is a zot JSON configuration, followed as it changes; without one, zot's
-    defaults apply (no authentication, everything allowed). `schema_file` defaults to the
-    vendored zot swagger; `validate_requests` None validates when it is found, True requires
-    it, False never validates.
+    defaults apply (no authentication, everything allowed). Every request is checked against
+    zot's Swagger document (`schema`, by default the one mikado ships) unless
+    `validate_requests` is False.
     """
 
     service = "zot"
@@ -94,8 +94,8 @@ class ZotEmulator(Emulator):
         config_file: Path | None = None,
         state_file: Path | None = None,
         port: int = 0,
-        schema_file: Path | None = None,
-        validate_requests: bool | None = None,
+        schema: Path | None = None,
+        validate_requests: bool = True,
     ) -> None:
         super().__init__(state_file=state_file, port=port)
         self.config_file = config_file
@@ -104,15 +104,13 @@ class ZotEmulator(Emulator):
         self.config_loads = 0
         self._config_stamp: tuple[int, int] | None = None
         self._spec: SwaggerSpec | None = None
-        if validate_requests is not False:
-            self._spec = SwaggerSpec.find(
-                schema_file or vendored_schema("zot", "swagger.json"),
+        if validate_requests:
+            self._spec = SwaggerSpec.load(
+                schema or schema_file("zot-2.1.20", "swagger.json"),
                 segment_patterns={"name": NAME_PATTERN},
                 optional_query=_SWAGGER_OPTIONAL_QUERY,
                 trailing_slash_optional=True,
             )
-            if validate_requests and self._spec is None:
-                raise EmulatorError("zot's swagger.json (or jsonschema) is not available")
         self._api_keys: dict[str, ApiKey] = {}  # sha256 of the key → owner
         self._repos: dict[str, dict[str, Any]] = {}
         self._blobs: dict[str, bytes] = {}

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mikado.lab.emulators import EmulatorError, Fault, ForgejoEmulator
+from mikado.lab.emulators import Fault, ForgejoEmulator
+from mikado.lab.emulators._swagger import schema_file
 from mikado.lab.emulators.forgejo import secret_name_problem
 
 from .conftest import FORGEJO_TOKEN
@@ -142,8 +143,13 @@ def test_fault_then_recovery(forgejo: ForgejoEmulator, forgejo_api: httpx.Client
     assert [r.json for r in forgejo.requests] == [{"data": "v"}] * 3
 
 
-def test_missing_schema_file_is_fatal_only_when_validation_is_required(tmp_path: Path) -> None:
-    absent = tmp_path / "none.json"
-    with pytest.raises(EmulatorError):
-        ForgejoEmulator(token="t", schema_file=absent, validate_requests=True)
-    assert not ForgejoEmulator(token="t", schema_file=absent).validates_requests
+def test_requests_are_validated_by_default_against_the_schema_mikado_ships(
+    tmp_path: Path,
+) -> None:
+    import mikado
+
+    emulator = ForgejoEmulator(token="t")
+    assert emulator.validates_requests
+    assert schema_file("forgejo-16", "swagger.v1.json").is_relative_to(Path(mikado.__file__).parent)
+    with pytest.raises(OSError):
+        ForgejoEmulator(token="t", schema=tmp_path / "none.json")
