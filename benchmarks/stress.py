@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the tests' own helpers import each other by name
 
 from mikado.lab.emulators._server import Fault  # noqa: E402
 from tests.reliability.crashing import CrashStats, crash_synthetic, crash_zot_chain  # noqa: E402

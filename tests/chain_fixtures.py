@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from treebuilder import card_text
 
 from mikado.tree.frontmatter import parse_block, split_bytes
 
@@ -141,7 +141,7 @@ def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def card_text(
+def chain_card(
     stem: str,
     *,
     requires: Sequence[str] = (),
@@ -149,17 +149,17 @@ def card_text(
     action: str | None = None,
     extra: str = "",
 ) -> str:
-    meta: dict[str, Any] = {"title": stem.replace("-", " ").title(), "modified": "2026-01-01"}
-    if status is not None:
-        meta["status"] = status
-    if requires:
-        meta["requires"] = list(requires)
-    if action is not None:
-        meta["action"] = action
-    meta["tags"] = ["test"]
-    front = yaml.safe_dump(meta, sort_keys=False).replace("'2026-01-01'", "2026-01-01")
+    """A card of a synthetic chain: titled after its stem, linking what it requires."""
+    title = stem.replace("-", " ").title()
     links = "".join(f"- needs [[{r}]]\n" for r in requires)
-    return f"---\n{front}{extra}---\n\n# {meta['title']}\n\n{links}"
+    return card_text(
+        title,
+        status=status,
+        requires=list(requires) or None,
+        action=action,
+        extra=extra,
+        body=f"# {title}\n\n{links}",
+    )
 
 
 def make_tree(
@@ -169,7 +169,7 @@ def make_tree(
     *,
     config: str = "",
 ) -> Tree:
-    """``cards``: stem → keyword arguments of :func:`card_text`; ``actions``: name → source."""
+    """``cards``: stem → keyword arguments of :func:`chain_card`; ``actions``: name → source."""
     docs = root / "cards" / "work"
     docs.mkdir(parents=True)
     (root / "mikado.toml").write_text("[mikado]\n" + textwrap.dedent(config))
@@ -177,7 +177,7 @@ def make_tree(
     index += [f"- [[{stem}]]" for stem in cards]
     (docs / "work.md").write_text("\n".join(index) + "\n")
     for stem, fields in cards.items():
-        (docs / f"{stem}.md").write_text(card_text(stem, **fields))
+        (docs / f"{stem}.md").write_text(chain_card(stem, **fields))
     folder = root / "actions"
     folder.mkdir()
     for name, source in actions.items():

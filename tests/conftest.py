@@ -4,37 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 from treebuilder import run_mikado, write_files
 
 Tree = Callable[[Mapping[str, str | bytes]], Path]
-
-
-def card_text(
-    title: str = "A Card",
-    *,
-    status: str | None = None,
-    requires: Sequence[str] | None = None,
-    branch: str | None = None,
-    tags: Sequence[str] = ("how-to",),
-    modified: str = "2026-01-01",
-    body: str = "",
-) -> str:
-    lines = ["---", f"title: {title}", f"modified: {modified}"]
-    if status is not None:
-        lines.append(f"status: {status}")
-    if branch is not None:
-        lines.append(f"branch: {branch}")
-    if requires is not None:
-        lines.append("requires:" + ("" if requires else " []"))
-        lines.extend(f"  - {r}" for r in requires)
-    lines.append("tags:")
-    lines.extend(f"  - {t}" for t in tags)
-    lines.append("---")
-    return "\n".join(lines) + "\n\n" + (body or f"# {title}\n")
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from treebuilder import card_text
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Mikado Tester",
@@ -27,30 +27,6 @@ def isolate_git(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
-
-
-def card_text(
-    title: str,
-    *,
-    status: str | None = None,
-    requires: Iterable[str] = (),
-    branch: str | None = None,
-    modified: str = "2026-01-02",
-    body: str = "",
-) -> str:
-    lines = ["---", f"title: {title}", f"modified: {modified}"]
-    if status:
-        lines.append(f"status: {status}")
-    if branch:
-        lines.append(f"branch: {branch}")
-    requires = list(requires)
-    if requires:
-        lines.append("requires:")
-        lines += [f"  - {r}" for r in requires]
-    lines += ["tags:", "  - test", "---", "", f"# {title}", ""]
-    if body:
-        lines.append(body)
-    return "\n".join(lines) + "\n"
 
 
 class GitRepo:
@@ -101,7 +77,7 @@ def chain_repo(root: Path, *, goal_branch: bool = True) -> GitRepo:
     repo = GitRepo(root)
     repo.write(
         "cards/ship/ship.md",
-        card_text("Ship", body="[[ship-it]] [[build-it]] [[test-it]]"),
+        card_text("Ship", body="# Ship\n\n[[ship-it]] [[build-it]] [[test-it]]\n"),
     )
     repo.write(
         f"cards/ship/{GOAL}.md",
@@ -114,7 +90,7 @@ def chain_repo(root: Path, *, goal_branch: bool = True) -> GitRepo:
     )
     repo.write("cards/ship/build-it.md", card_text("Build It", status="active"))
     repo.write("cards/ship/test-it.md", card_text("Test It", status="active"))
-    repo.write("cards/notes.md", card_text("Notes", body="plain documentation"))
+    repo.write("cards/notes.md", card_text("Notes", body="# Notes\n\nplain documentation\n"))
     repo.write("src/app.py", "print('v1')\n")
     repo.commit("Plan the ship-it chain")
     return repo

@@ -9,10 +9,44 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import yaml
+
 from mikado.checks.gate import Report, check_docs
 from mikado.config import load_config
 
 Finding = tuple[str, str, int | None, str | None]  # rule, path, line, target
+
+
+def card_text(
+    title: str = "A Card",
+    *,
+    status: str | None = None,
+    requires: Sequence[str] | None = None,
+    branch: str | None = None,
+    action: str | None = None,
+    tags: Sequence[str] = ("test",),
+    modified: str = "2026-01-01",
+    body: str | None = None,
+    extra: str = "",
+) -> str:
+    """A card as an operator writes one: ``title``, ``modified``, then the given Mikado
+    fields, ``tags``, ``extra`` (raw YAML lines) and the body (default: a ``# title``
+    heading). ``requires=[]`` writes ``requires: []``; ``None`` leaves the key out."""
+    lines = ["---", yaml.safe_dump({"title": title}, allow_unicode=True, width=1 << 20).strip()]
+    lines.append(f"modified: {modified}")
+    if status is not None:
+        lines.append(f"status: {status}")
+    if branch is not None:
+        lines.append(f"branch: {branch}")
+    if action is not None:
+        lines.append(f"action: {action}")
+    if requires is not None:
+        lines.append("requires:" + ("" if requires else " []"))
+        lines.extend(f"  - {r}" for r in requires)
+    lines.append("tags:")
+    lines.extend(f"  - {t}" for t in tags)
+    front = "\n".join(lines) + "\n" + extra
+    return front + "---\n\n" + (f"# {title}\n" if body is None else body)
 
 
 def doc(title: str = "A doc", body: str = "", **fields: str) -> str:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Tree, card_text
+from conftest import Tree
+from treebuilder import card_text
 
 from mikado.config import load_config
 from mikado.model.chains import Plan, State

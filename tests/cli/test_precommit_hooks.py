@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from treebuilder import doc, run_mikado, write_tree
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_the_hook_runs_mikado_check_on_the_whole_tree(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Tree, card_text
+from conftest import Tree
+from treebuilder import card_text
 
 from mikado.config import load_config
 from mikado.errors import DocsError

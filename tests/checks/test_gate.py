@@ -232,7 +232,7 @@ def test_counts_docs_and_cards(tmp_path: Path) -> None:
 def test_the_projects_own_cards_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     from treebuilder import run_mikado
 
-    project = Path(__file__).resolve().parent.parent
+    project = Path(__file__).resolve().parents[2]
     result = run_mikado("check", "--format", "json", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"errors": 0' in result.stdout

@@ -8,13 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Tree, card_text, run_mikado
+from conftest import Tree
 from terminal import on_a_terminal
+from treebuilder import card_text, run_mikado
 
 from mikado import __version__
 from mikado.cli import cli, run_cli
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def invoke(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -17,7 +17,7 @@ from gitrepo import BRANCH, GOAL, GitRepo, card_text, chain_repo, isolate_git
 from mikado.cli import run_cli
 from mikado.workflow.branch_check import Position, message_subject, parse_subject
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_full_cycle_history_is_valid(repo: GitRepo, capsys: pytest.CaptureFixtur
     repo.write("src/build.py", "build better\n")
     repo.commit(subject("impl", "build better"))
     # Closing updates `modified` too, as `mikado done` and `mikado run` do.
-    repo.edit("cards/ship/build-it.md", "modified: 2026-01-02", "modified: 2026-02-03")
+    repo.edit("cards/ship/build-it.md", "modified: 2026-01-01", "modified: 2026-02-03")
     close(repo, "build-it")
     repo.commit(subject("close", "build-it"))
     # A close needs no impl before it (a run closed the card), and may set `status: done`.
