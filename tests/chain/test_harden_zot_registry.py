@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 import httpx
-import pytest
+from system_tools import tool
 
 from mikado.services import zot_config
 from tests.chain.conftest import (
@@ -258,10 +257,6 @@ def test_a_dry_run_shows_the_changes_and_makes_none(chain_lab: ChainLab) -> None
     assert lab.writes() == [] and lab.files() == files
 
 
-SKOPEO = shutil.which("skopeo")
-
-
-@pytest.mark.skipif(SKOPEO is None, reason="skopeo is not installed (apt-get install skopeo)")
 def test_skopeo_pushes_as_the_hardened_registry_allows(chain_lab: ChainLab, tmp_path: Path) -> None:
     lab = chain_lab
     complete(lab)
@@ -271,7 +266,7 @@ def test_skopeo_pushes_as_the_hardened_registry_allows(chain_lab: ChainLab, tmp_
     def copy(tag: str, *creds: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
-                SKOPEO or "skopeo",
+                tool("skopeo"),
                 "copy",
                 "--src-tls-verify=false",
                 "--dest-tls-verify=false",

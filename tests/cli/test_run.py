@@ -116,9 +116,7 @@ def test_jobs_8_runs_16_sleeping_cards_side_by_side(tmp_path: Path) -> None:
     cards: dict[str, dict[str, object]] = {f"leaf-{i:02d}": {} for i in range(16)}
     cards["goal"] = {"requires": list(cards), "status": None}
     tree = make_tree(tmp_path, cards, {s: sleeper for s in cards if s != "goal"})
-    started = time.monotonic()
     result = tree.mikado("run", "goal", "--yes", "--jobs", "8")
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     spans = [
         tuple(map(float, line.split()))
@@ -128,7 +126,6 @@ def test_jobs_8_runs_16_sleeping_cards_side_by_side(tmp_path: Path) -> None:
     # At the busiest moment, exactly 8 actions were running together.
     busiest = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
     assert busiest == 8
-    assert elapsed < 16 * 0.3 / 2, f"{elapsed:.2f} s"
 
 
 DISCOVERS_UNTIL_GROUP_EXISTS = """

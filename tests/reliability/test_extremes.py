@@ -1,10 +1,9 @@
 """Extreme but valid input through the real command (issue 8): a 50 MB card, a 10,000-deep
-`requires` chain, 2 MB lines. Everything must work, within seconds, without recursion errors.
-"""
+`requires` chain, 2 MB lines. Everything must work, without recursion errors (benchmarks/ measures
+how fast)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -84,14 +83,6 @@ def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
-def timed(
-    cli: ForkedCli, base: Path, commands: list[tuple[str, ...]]
-) -> tuple[list[Result], float]:
-    started = time.monotonic()
-    results = cli.run_many(base, commands, timeout=30)
-    return results, time.monotonic() - started
-
-
 def assert_clean(argv: tuple[str, ...], result: Result, code: int) -> None:
     shown = f"mikado {' '.join(argv)} → {result.returncode}\n{result.stderr[-2000:]}"
     assert result.returncode == code, shown
@@ -99,9 +90,7 @@ def assert_clean(argv: tuple[str, ...], result: Result, code: int) -> None:
     assert "internal error" not in result.stderr, shown
 
 
-def test_a_10000_deep_chain_reads_checks_plans_and_draws_within_seconds(
-    cli: ForkedCli, deep_chain: Path
-) -> None:
+def test_a_10000_deep_chain_reads_checks_plans_and_draws(cli: ForkedCli, deep_chain: Path) -> None:
     goal, leaf = stem(DEPTH - 1), stem(0)
     commands: list[tuple[tuple[str, ...], int]] = [
         (("status",), 0),
@@ -111,7 +100,7 @@ def test_a_10000_deep_chain_reads_checks_plans_and_draws_within_seconds(
         (("check",), 0),
         (("run", goal, "--dry-run", "--format", "json"), 0),
     ]
-    results, seconds = timed(cli, deep_chain, [argv for argv, _ in commands])
+    results = cli.run_many(deep_chain, [argv for argv, _ in commands], timeout=60)
     for (argv, code), result in zip(commands, results, strict=True):
         assert_clean(argv, result, code)
     status, tree, next_, dot, _, plan = (r.stdout for r in results)
@@ -122,7 +111,6 @@ def test_a_10000_deep_chain_reads_checks_plans_and_draws_within_seconds(
     assert len(tree) < 3_000_000
     assert dot.count(" -> ") == DEPTH - 1
     assert plan.count('"will": "manual"') == 1 and plan.count('"will": "wait"') == DEPTH - 1
-    assert seconds < 45, f"{seconds:.1f} s for {len(commands)} commands"  # a loaded CI box
 
 
 def test_a_10000_deep_chain_grows_and_completes(cli: ForkedCli, deep_chain: Path) -> None:
@@ -141,7 +129,7 @@ def test_a_10000_deep_chain_grows_and_completes(cli: ForkedCli, deep_chain: Path
     assert after.stdout.split() == [leaf]
 
 
-def test_a_50_mb_card_and_2_mb_lines_work_within_seconds(cli: ForkedCli, big_tree: Path) -> None:
+def test_a_50_mb_card_and_2_mb_lines_work(cli: ForkedCli, big_tree: Path) -> None:
     commands: list[tuple[tuple[str, ...], int]] = [
         (("status",), 0),
         (("status", "goal"), 0),
@@ -150,12 +138,11 @@ def test_a_50_mb_card_and_2_mb_lines_work_within_seconds(cli: ForkedCli, big_tre
         (("check", "--format", "json"), 0),
         (("run", "goal", "--dry-run"), 0),
     ]
-    results, seconds = timed(cli, big_tree, [argv for argv, _ in commands])
+    results = cli.run_many(big_tree, [argv for argv, _ in commands], timeout=60)
     for (argv, code), result in zip(commands, results, strict=True):
         assert_clean(argv, result, code)
     assert results[2].stdout.split() == ["leaf"]
     assert '"errors": 0' in results[4].stdout
-    assert seconds < 45, f"{seconds:.1f} s"
 
 
 def test_done_on_a_card_with_2_mb_lines_edits_only_its_fields(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -12,8 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+from system_tools import tool
 
 
 @dataclass(frozen=True)
@@ -30,8 +28,7 @@ def _free_port() -> int:
 
 
 def _start_registry(root: Path, htpasswd: Path | None) -> tuple[subprocess.Popen[bytes], str]:
-    if not Path(REGISTRY_BINARY).exists():
-        pytest.fail("docker-registry is not installed: apt-get install -y docker-registry")
+    registry = tool("docker-registry")
     port = _free_port()
     (root / "storage").mkdir()
     auth = f"auth:\n  htpasswd:\n    realm: mikado-test\n    path: {htpasswd}\n" if htpasswd else ""
@@ -44,7 +41,7 @@ def _start_registry(root: Path, htpasswd: Path | None) -> tuple[subprocess.Popen
         f"http:\n  addr: 127.0.0.1:{port}\n  secret: mikado-test-secret\n" + auth
     )
     log = (root / "registry.log").open("wb")
-    process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=log, stderr=log)
+    process = subprocess.Popen([registry, "serve", str(config)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -72,9 +69,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegist
 
 @pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    htpasswd_tool = shutil.which("htpasswd")
-    if htpasswd_tool is None:
-        pytest.fail("htpasswd is not installed: apt-get install -y apache2-utils")
+    htpasswd_tool = tool("htpasswd")
     root = tmp_path_factory.mktemp("auth-registry")
     user, password = "ci-bot", "s3cret-Pa55"
     entry = subprocess.run(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from system_tools import tool
 
 from mikado.cli import run_cli
 from mikado.config import load_config
@@ -139,8 +139,7 @@ def test_mermaid_without_chains_is_still_a_diagram() -> None:
 
 
 def _svg(source: str) -> ET.Element:
-    binary = shutil.which("dot")
-    assert binary, "Graphviz `dot` is required (Debian package graphviz)"
+    binary = tool("dot")
     done = subprocess.run(
         [binary, "-Tsvg"], input=source.encode(), capture_output=True, check=False, timeout=30
     )

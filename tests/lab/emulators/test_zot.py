@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from system_tools import tool
 
 from mikado.lab.emulators import AuthentikEmulator, ConfigRefused, Fault, ZotEmulator
 
 from .conftest import AUTHENTIK_TOKEN, write_oci_layout
-
-pytestmark = pytest.mark.skipif(shutil.which("skopeo") is None, reason="needs skopeo (apt)")
 
 CI_KEY = "zak_ci_0123456789"
 ADMIN_KEY = "zak_admin_0123456789"
@@ -30,7 +28,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": os.environ.get("HOME", "/tmp")}
     return subprocess.run(
-        ["skopeo", "--insecure-policy", *args],
+        [tool("skopeo"), "--insecure-policy", *args],
         capture_output=True,
         text=True,
         timeout=60,
