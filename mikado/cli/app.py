@@ -7,6 +7,7 @@ Heavy modules (networkx, httpx, markdown-it) are imported inside the commands th
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -14,15 +15,33 @@ from typing import NoReturn
 import click
 
 from mikado import __version__
-from mikado.cli.commands import branch, cards, check, finalize, graph, lab, run, status
 from mikado.cli.crash import crash, report
 from mikado.cli.options import global_options
 from mikado.errors import ExitCode, MikadoError
 
+# Each command's module and function, imported only when that command runs (or help lists
+# them all): a command starts without loading the code of the ten others.
+COMMANDS = {
+    "status": "status:status",
+    "next": "status:next_",
+    "check": "check:check",
+    "graph": "graph:graph",
+    "branch-check": "branch:branch_check",
+    "resume": "branch:resume",
+    "finalize": "finalize:finalize",
+    "run": "run:run",
+    "done": "cards:done",
+    "new": "cards:new",
+    "lab": "lab:lab_group",
+}
+
 
 class MikadoGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = super().get_command(ctx, cmd_name)
+        command = _load(cmd_name)
         if command is None and cmd_name not in ("--help",):
             import difflib
 
@@ -58,20 +77,14 @@ def cli() -> None:
     """
 
 
-for command in (
-    status.status,
-    status.next_,
-    check.check,
-    graph.graph,
-    branch.branch_check,
-    branch.resume,
-    finalize.finalize,
-    run.run,
-    cards.done,
-    cards.new,
-    lab.lab_group,
-):
-    cli.add_command(command)
+def _load(name: str) -> click.Command | None:
+    where = COMMANDS.get(name)
+    if where is None:
+        return None
+    module, _, attribute = where.partition(":")
+    command = getattr(importlib.import_module(f"mikado.cli.commands.{module}"), attribute)
+    assert isinstance(command, click.Command) and command.name == name, where
+    return command
 
 
 def run_cli(argv: Sequence[str] | None = None) -> int:

@@ -87,14 +87,35 @@ def shaping_modules(package: Path, roots: Iterable[str]) -> list[Path]:
     return sorted(found)
 
 
-@functools.cache
-def _code_signature() -> tuple[tuple[str, int, int], ...]:
-    package = Path(mikado.__file__).parent
+Signature = tuple[tuple[str, int, int], ...]
+
+
+def _stat_signature(package: Path, files: Iterable[Path]) -> Signature:
     signature = []
-    for file in shaping_modules(package, SHAPING_ROOTS):
+    for file in files:
         info = file.stat()
         signature.append((file.relative_to(package).as_posix(), info.st_size, info.st_mtime_ns))
     return tuple(signature)
+
+
+@functools.cache
+def _code_signature(folder: Path) -> Signature:
+    """The sizes and mtimes of the modules that shape a row. Reading their imports costs a few
+    milliseconds, so the list is kept in ``folder`` and read again only when one of the files
+    it names changed (a new import changes its file)."""
+    package = Path(mikado.__file__).parent
+    record = folder / "code-signature"
+    try:
+        stored = marshal.loads(record.read_bytes())
+        if isinstance(stored, tuple) and stored == _stat_signature(
+            package, (package / entry[0] for entry in stored)
+        ):
+            return stored
+    except (OSError, ValueError, TypeError, EOFError, IndexError):
+        pass
+    signature = _stat_signature(package, shaping_modules(package, SHAPING_ROOTS))
+    _replace_bytes(record, encode(signature))
+    return signature
 
 
 class ScanCache:
@@ -129,7 +150,6 @@ class ScanCache:
             str(root),
             tuple(required),
             yaml.__version__,  # the YAML the front-matter parser falls back to
-            _code_signature(),
         )
         try:
             ensure_runtime(runtime)
@@ -137,7 +157,7 @@ class ScanCache:
             stamp = _filesystem_now(folder / "stamp")
         except OSError:
             return cls.disabled()
-        return cls(file, context, stamp)
+        return cls(file, (*context, _code_signature(folder)), stamp)
 
     @property
     def enabled(self) -> bool:
@@ -308,6 +328,18 @@ def encode(value: Any) -> bytes:
 
 def _digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _replace_bytes(file: Path, data: bytes) -> None:
+    """Write ``data`` over ``file`` through a temporary file; a file that cannot be written is
+    skipped."""
+    temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def _replace(file: Path, records: Iterable[Any]) -> None:

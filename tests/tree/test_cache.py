@@ -86,7 +86,7 @@ def test_deleting_or_damaging_the_cache_changes_nothing(tmp_path: Path) -> None:
     assert findings(tmp_path) == expected
     cache = tmp_path / ".mikado" / "cache"
     files = sorted(p for p in cache.iterdir() if p.name != "stamp")
-    assert len(files) == 2  # the scans and the last report
+    assert len(files) == 3  # the scans, the last report and the code signature
     for damaged in files:
         damaged.write_bytes(damaged.read_bytes()[:40] + b"\x00garbage")
     assert findings(tmp_path) == expected
