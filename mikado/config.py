@@ -9,6 +9,7 @@ A typo must never weaken the gate, so every key is checked and an unknown one is
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import re
 import tomllib
 from collections.abc import Mapping
@@ -51,7 +52,10 @@ class Config:
     index_mode: IndexMode = "auto"
     index_table: Mapping[str, str] = field(default_factory=dict)
     orphan_exempt: tuple[str, ...] = ("index",)
-    ignore: frozenset[str] = frozenset()
+    ignore: frozenset[str] = frozenset()  # rules switched off everywhere
+    # (rule, pattern): a rule switched off for the docs whose path (from the docs root, with
+    # `/`) matches the fnmatch pattern, as `ignore = ["action-missing:zot/mint-*.md"]` says
+    ignore_paths: tuple[tuple[str, str], ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     tls: TlsSettings = TlsSettings()
     # The actions' own tables ([authentik], [forgejo], ...), secret references unresolved.
@@ -59,6 +63,15 @@ class Config:
 
     def rule_enabled(self, rule: str) -> bool:
         return rule not in self.ignore
+
+    def reports(self, rule: str, path: str) -> bool:
+        """Whether a finding of ``rule`` on the doc at ``path`` is reported."""
+        if rule in self.ignore:
+            return False
+        return not any(
+            rule == ignored and fnmatch.fnmatchcase(path, pattern)
+            for ignored, pattern in self.ignore_paths
+        )
 
     def excluded(self) -> frozenset[str]:
         return frozenset((*ALWAYS_EXCLUDED, *self.exclude))
@@ -281,12 +294,22 @@ def _build(
     elif index != "auto":
         raise fail('`index` must be "auto", false, or a table of folder = "index file"')
 
-    ignore = strings("ignore", ())
-    unknown = sorted(set(ignore) - RULE_NAMES)
+    ignore: list[str] = []
+    ignore_paths: list[tuple[str, str]] = []
+    for entry in strings("ignore", ()):
+        rule, colon, pattern = entry.partition(":")
+        if colon and not pattern.strip():
+            raise fail(f'`ignore` entry "{entry}": give a path pattern after the colon')
+        if colon:
+            ignore_paths.append((rule.strip(), pattern.strip().lstrip("/")))
+        else:
+            ignore.append(rule.strip())
+    unknown = sorted({rule for rule in (*ignore, *(r for r, _ in ignore_paths))} - RULE_NAMES)
     if unknown:
         raise fail(
             f"`ignore` names unknown rule(s): {', '.join(unknown)} "
-            f"(rules: {', '.join(sorted(RULE_NAMES))})"
+            f"(rules: {', '.join(sorted(RULE_NAMES))}; a rule may be followed by "
+            '":path-pattern", e.g. "orphan:drafts/*.md")'
         )
 
     timeout = table.get("timeout", DEFAULT_TIMEOUT)
@@ -320,6 +343,7 @@ def _build(
         index_table=index_table,
         orphan_exempt=strings("orphan_exempt", ("index",)),
         ignore=frozenset(ignore),
+        ignore_paths=tuple(ignore_paths),
         timeout=float(timeout),
         tls=TlsSettings(
             ca_bundle=(base / ca_bundle).absolute() if ca_bundle else None, insecure=insecure

@@ -76,6 +76,8 @@ def test_missing_explicit_config_is_a_usage_error(tmp_path: Path) -> None:
     [
         ('[mikado]\ndcos = "d"\n', "unknown key `dcos`"),
         ('[mikado]\nignore = ["brokn-link"]\n', "unknown rule(s): brokn-link"),
+        ('[mikado]\nignore = ["orphn:drafts/*.md"]\n', "unknown rule(s): orphn"),
+        ('[mikado]\nignore = ["orphan:"]\n', "give a path pattern after the colon"),
         ('[mikado]\ncompletion = "delete"\n', "`completion`"),
         ('[mikado]\nindex = "manual"\n', "`index`"),
         ("[mikado]\nindex = true\n", "`index`"),

@@ -161,6 +161,7 @@ def check_tree(config: Config, progress: ReadProgress | None = None) -> tuple[Re
         findings.extend(link_check.findings([scan.card for scan in docs.scans]))
     if "action-missing" in enabled:
         findings.extend(_action_findings(config, actions, (scan.card for scan in docs.scans)))
+    findings = [f for f in findings if config.reports(f.rule, f.path)]
     findings.sort(key=lambda f: f.sort_key)
     cards = sum(1 for scan in docs.scans if scan.card.is_mikado)
     report = Report(docs.root, len(docs.paths), cards, tuple(findings))
@@ -181,6 +182,7 @@ def _report_key(
         str(config.docs),
         str(config.actions),
         tuple(sorted(config.ignore)),
+        tuple(config.ignore_paths),
         tuple(config.required),
         tuple(config.cards_in),
         tuple(config.orphan_exempt),

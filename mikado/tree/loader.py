@@ -167,7 +167,7 @@ def assemble(config: Config, paths: list[str], scans: list[DocScan]) -> Docs:
     findings.extend(_cycles(graph, cards))
     findings.extend(_structure(cards))
 
-    findings = [f for f in findings if config.rule_enabled(f.rule)]
+    findings = [f for f in findings if config.reports(f.rule, f.path)]
     findings.sort(key=lambda f: f.sort_key)
     return Docs(config.docs, cards, tuple(paths), tuple(findings), graph, tuple(scans))
 

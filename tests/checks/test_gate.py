@@ -185,6 +185,28 @@ def test_every_rule_fires_and_every_rule_can_be_switched_off(tmp_path: Path) -> 
     assert findings(tmp_path) == []
 
 
+def test_a_rule_can_be_switched_off_for_the_paths_a_pattern_matches(tmp_path: Path) -> None:
+    files = {
+        "work/manual-step.md": doc("Manual", status="active"),
+        "work/automated.md": doc("Automated", status="active"),
+        "manual-other.md": doc("Other", status="active"),
+    }
+    write_tree(tmp_path, files, settings='ignore = ["action-missing:work/manual-*.md"]')
+    # the pattern matches one doc; the rule still fires on the others
+    assert [(rule, path) for rule, path, *_ in findings(tmp_path)] == [
+        ("action-missing", "manual-other.md"),
+        ("action-missing", "work/automated.md"),
+    ]
+    # paths are matched from the docs root: this pattern now takes the root doc only
+    (tmp_path / "mikado.toml").write_text(
+        '[mikado]\ndocs = "docs"\nignore = ["action-missing:manual-*.md"]\n'
+    )
+    assert [path for _, path, *_ in findings(tmp_path)] == [
+        "work/automated.md",
+        "work/manual-step.md",
+    ]
+
+
 def test_severities_and_exit_codes(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a.md": doc("A", status="active")})  # no action: a warning only
     report = report_of(tmp_path)
