@@ -1,115 +1,71 @@
-"""An Authentik stand-in: the slice of REST API v3 that registers an OAuth2/OIDC client, plus the
-per-application OIDC discovery document.
+"""An Authentik stand-in: the slice of REST API v3 that registers an OAuth2/OIDC client, and
+the OIDC endpoints a login through that client uses (:mod:`.authentik_oidc`).
 
-Every request body goes through the request model of the official `authentik-client` package
-when it is installed (tests install it), so a client that sends what the real server would
-refuse is refused here too. What the models cannot express (references to existing objects,
-uniqueness, "exactly one of policy/group/user") is checked the way Authentik's serializers do.
+It imitates a release (``2025.2`` or ``2026.8``) where the zot chain can tell them apart:
+the fields each object has (:mod:`.authentik_objects`), the request models bodies are checked
+against (``schemas/authentik-<release>/models.json``, unknown fields refused), and the list
+envelope. Behaviour the same in both, from authentik's source (see the notes per method):
+
+- an API token acts as its user: a superuser passes every permission check, anyone else is
+  refused (403) except on the application list;
+- ``GET core/applications/`` is filtered by the policy engine for the token's user, even a
+  superuser, unless a superuser asks with ``superuser_full_list=true``; the filtered page is
+  cached per user and page number (filters are not part of the key) until a write;
+- ``GET core/applications/{slug}/`` is not policy-checked: 404 only when there is none;
+- failed authentication is a 403 ``{"detail": ...}``; field errors are 400 ``{field: [...]}``.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
-import importlib.util
 import math
-import re
 import secrets
-import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from mikado.lab.emulators import authentik_oidc
+from mikado.lab.emulators._models import FieldErrors, model_schemas
 from mikado.lab.emulators._server import Emulator, EmulatorError, JSONValue, Request, Response
-
-API_PREFIX = "/api/v3"
-_NAMESPACE = uuid.UUID("6f1c1d5e-3b7e-4c1e-9f0e-6d2a3c4b5a69")  # makes seeded pks reproducible
-_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
-_DEFAULT_PAGE_SIZE = 100
-
-FieldErrors = dict[str, list[str]]
-
-AUTHORIZATION_FLOW_SLUG = "default-provider-authorization-implicit-consent"
-INVALIDATION_FLOW_SLUG = "default-provider-invalidation-flow"
-SIGNING_KEY_NAME = "authentik Self-signed Certificate"
-SCOPE_MANAGED_PREFIX = "goauthentik.io/providers/oauth2/scope-"
-
-# What a provider gets for each field the request leaves out (Authentik's model defaults).
-_PROVIDER_DEFAULTS: dict[str, JSONValue] = {
-    "authentication_flow": None,
-    "property_mappings": [],
-    "client_type": "confidential",
-    "grant_types": [],
-    "access_code_validity": "minutes=1",
-    "access_token_validity": "hours=1",
-    "refresh_token_validity": "days=30",
-    "refresh_token_threshold": "seconds=0",
-    "include_claims_in_id_token": True,
-    "signing_key": None,
-    "encryption_key": None,
-    "logout_uri": "",
-    "logout_method": "backchannel",
-    "sub_mode": "hashed_user_id",
-    "issuer_mode": "per_provider",
-    "jwt_federation_sources": [],
-    "jwt_federation_providers": [],
-}
-_PROVIDER_FIELDS = frozenset(
-    {"name", "authorization_flow", "invalidation_flow", "redirect_uris", "client_id"}
-    | {"client_secret"}
-    | set(_PROVIDER_DEFAULTS)
+from mikado.lab.emulators.authentik_checks import (
+    Objects,
+    application_errors,
+    binding_errors,
+    provider_errors,
 )
-_APPLICATION_DEFAULTS: dict[str, JSONValue] = {
-    "provider": None,
-    "backchannel_providers": [],
-    "open_in_new_tab": False,
-    "meta_launch_url": "",
-    "meta_icon": None,
-    "meta_description": "",
-    "meta_publisher": "",
-    "policy_engine_mode": "any",
-    "group": "",
-    "meta_hide": False,
-}
-_APPLICATION_FIELDS = frozenset({"name", "slug"} | set(_APPLICATION_DEFAULTS))
-_BINDING_DEFAULTS: dict[str, JSONValue] = {
-    "policy": None,
-    "group": None,
-    "user": None,
-    "negate": False,
-    "enabled": True,
-    "timeout": 30,
-    "failure_result": False,
-}
-_BINDING_FIELDS = frozenset({"target", "order"} | set(_BINDING_DEFAULTS))
-_REQUIRED = {
-    "OAuth2ProviderRequest": ("name", "authorization_flow", "invalidation_flow", "redirect_uris"),
-    "ApplicationRequest": ("name", "slug"),
-    "PolicyBindingRequest": ("target", "order"),
-}
+from mikado.lab.emulators.authentik_objects import (
+    API_PREFIX,
+    APPLICATION_DEFAULTS,
+    BINDING_DEFAULTS,
+    PROVIDER_DEFAULTS,
+    Renderer,
+    seeded_objects,
+)
+from mikado.lab.emulators.authentik_policy import passes
+from mikado.lab.emulators.releases import RELEASES
 
-
-def _seeded_pk(kind: str, name: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{kind}:{name}"))
+_DEFAULT_PAGE_SIZE = 100
+ADMIN_USERNAME = "akadmin"
+SUPERUSER_GROUP = "authentik Admins"
 
 
 @dataclass(frozen=True, slots=True)
 class _Route:
-    kind: str  # "list" or "detail" or "setup_urls"
+    kind: str  # "list", "detail" or "setup_urls"
     collection: str
     key: str | None = None
 
 
-# The collections this emulator serves, by URL below /api/v3/.
+# The collections served, by URL below /api/v3/.
 _COLLECTIONS = {
     "flows/instances": "flows",
     "crypto/certificatekeypairs": "keypairs",
     "propertymappings/provider/scope": "scope_mappings",
     "core/groups": "groups",
+    "core/users": "users",
     "providers/oauth2": "providers",
     "core/applications": "applications",
     "policies/bindings": "bindings",
@@ -119,75 +75,60 @@ _WRITABLE = {
     "applications": ("ApplicationRequest", "PatchedApplicationRequest"),
     "bindings": ("PolicyBindingRequest", "PatchedPolicyBindingRequest"),
 }
-# Query parameters each list understands; django-filter ignores any other, and so do we
-# (that is why filtering bindings by `group` silently returns every binding of the target).
+# Query parameters each list filters on (exact match); django-filter ignores any other, and so
+# does this: filtering bindings by `group` returns every binding.
 _FILTERS: dict[str, tuple[str, ...]] = {
     "flows": ("slug", "name", "designation"),
     "keypairs": ("name", "managed"),
     "scope_mappings": ("managed", "name", "scope_name"),
     "groups": ("name",),
+    "users": ("username", "email"),
     "providers": ("client_id", "name"),
     "applications": ("slug", "name"),
     "bindings": ("target", "enabled", "order"),
 }
 _MULTI_VALUE_FILTERS = frozenset({("scope_mappings", "managed")})
+# Writes that change who passes an application's policies flush the list cache
+# (authentik/policies/signals.py: bindings, groups, users, applications).
+_FLUSHES_APP_CACHE = frozenset({"bindings", "groups", "users", "applications"})
 
 
 class AuthentikEmulator(Emulator):
     """Authentik REST v3 subset on 127.0.0.1; the API base is `url + "/api/v3"`.
 
-    `token` is the only API token accepted (`Authorization: Bearer <token>`).
-    `validate_requests`: None validates with `authentik-client` when it is importable,
-    True requires it (raises EmulatorError at construction when missing), False never validates.
+    `token` is an API token of the superuser `akadmin` (member of "authentik Admins" only).
+    Other users, groups and tokens are added with the helpers below, as an admin would.
     """
 
     service = "authentik"
+    state_version = 2
 
     def __init__(
         self,
         *,
         token: str,
+        release: str = RELEASES["authentik"][-1],
         state_file: Path | None = None,
         port: int = 0,
-        validate_requests: bool | None = None,
+        validate_requests: bool = True,
     ) -> None:
+        if release not in RELEASES["authentik"]:
+            raise EmulatorError(
+                f"the lab imitates Authentik {RELEASES['authentik']}, not {release}"
+            )
         super().__init__(state_file=state_file, port=port)
-        self._token = token
-        self._validates = validate_requests is not False and (
-            importlib.util.find_spec("authentik_client") is not None
-        )
-        if validate_requests and not self._validates:
-            raise EmulatorError("authentik-client is not installed; cannot validate requests")
-        # Importing authentik-client takes seconds (thousands of models), so it happens once,
-        # in the background from start(), not on the way to the first request.
-        self._models: ModuleType | None = None
-        self._models_lock = threading.Lock()
-        self._objects: dict[str, dict[str, dict[str, JSONValue]]] = {}
-        self._next_provider_pk = 1
-        self._next_group_num = 1000
-
-    @property
-    def validates_requests(self) -> bool:
-        return self._validates
-
-    def start(self) -> None:
-        super().start()
-        if self._validates:
-            threading.Thread(target=self._request_models, daemon=True).start()
-
-    def _request_models(self) -> ModuleType | None:
-        if not self._validates:
-            return None
-        with self._models_lock:
-            if self._models is None:
-                self._models = importlib.import_module("authentik_client.models")
-            return self._models
-
-    def warm_up(self) -> None:
-        """Load the request models now rather than on the first write, which would otherwise
-        wait seconds for them (the lab does this before a chain runs, so the run's own time
-        is the chain's)."""
-        self._request_models()
+        self.release = release
+        self.models = model_schemas(f"authentik-{release}")
+        self.validates_requests = validate_requests
+        self._admin_token = token
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {}
+        self.tokens: dict[str, int] = {}  # sha256 of a token → user pk
+        self.sessions: dict[str, int] = {}  # login session id → user pk
+        self.codes: dict[str, dict[str, Any]] = {}  # authorization codes
+        self.access_tokens: dict[str, dict[str, Any]] = {}
+        self._counters: dict[str, int] = {}
+        self._app_cache: dict[tuple[int, int], list[str]] = {}
+        self.renderer = Renderer(self.models, self.objects)
 
     @property
     def api_url(self) -> str:
@@ -196,103 +137,199 @@ class AuthentikEmulator(Emulator):
     def issuer_for(self, slug: str) -> str:
         return f"{self.url}/application/o/{slug}/"
 
-    # helpers for tests and the lab -----------------------------------------------------------
+    # helpers for tests and the lab (what an Authentik admin does in the UI) ------------------
 
-    def add_group(self, name: str) -> str:
-        """Create a group (Authentik's admin would); returns its pk. Idempotent by name."""
+    def add_group(self, name: str, *, superuser: bool = False) -> str:
+        """Create a group; returns its pk. Idempotent by name."""
         with self._lock:
-            for group in self._objects["groups"].values():
+            for group in self.objects["groups"].values():
                 if group["name"] == name:
                     return str(group["pk"])
             pk = str(uuid.uuid4())
-            self._objects["groups"][pk] = {
+            self.objects["groups"][pk] = {
                 "pk": pk,
-                "num_pk": self._next_group_num,
+                "num_pk": self._next("group_num"),
                 "name": name,
+                "is_superuser": superuser,
             }
-            self._next_group_num += 1
-            self._save()
+            self._changed("groups")
             return pk
 
-    def objects(self, collection: str) -> list[dict[str, JSONValue]]:
+    def add_user(
+        self,
+        username: str,
+        *,
+        email: str | None = None,
+        groups: Iterable[str] = (),
+        password: str | None = None,
+        superuser: bool = False,
+        service_account: bool = False,
+    ) -> int:
+        """Create a user in the named groups (created when missing); returns its pk.
+        Idempotent by username."""
+        with self._lock:
+            group_pks = [self.add_group(name) for name in groups]
+            for user in self.objects["users"].values():
+                if user["username"] == username:
+                    return int(user["pk"])
+            # User.is_superuser is a property: a member of a superuser group is one.
+            superuser = superuser or any(
+                self.objects["groups"][pk].get("is_superuser") for pk in group_pks
+            )
+            pk = self._next("user_pk")
+            self.objects["users"][str(pk)] = {
+                "pk": pk,
+                "uuid": str(uuid.uuid4()),
+                "username": username,
+                "name": username,
+                "email": email if email is not None else f"{username}@lab.invalid",
+                "is_superuser": superuser,
+                "type": "service_account" if service_account else "internal",
+                "groups": group_pks,
+                "password": _digest(password) if password else None,
+            }
+            self._changed("users")
+            return pk
+
+    def add_token(self, username: str, key: str) -> None:
+        """An API token of ``username`` (as its user's "Tokens" page creates one)."""
+        with self._lock:
+            user = self.user_named(username)
+            if user is None:
+                raise EmulatorError(f"no user {username!r}")
+            self.tokens[_digest(key)] = int(user["pk"])
+            self._save()
+
+    def user_named(self, username: str) -> dict[str, Any] | None:
+        return next((u for u in self.objects["users"].values() if u["username"] == username), None)
+
+    def stored(self, collection: str) -> list[dict[str, JSONValue]]:
         """A copy of the stored objects of one collection (e.g. "providers", "bindings")."""
         with self._lock:
-            return copy.deepcopy(list(self._objects[collection].values()))
+            return copy.deepcopy(list(self.objects[collection].values()))
+
+    def set_provider_field(self, client_id: str, name: str, value: JSONValue) -> None:
+        """Change one provider field behind the API's back (an admin editing it in the UI)."""
+        with self._lock:
+            for provider in self.objects["providers"].values():
+                if provider["client_id"] == client_id:
+                    provider[name] = copy.deepcopy(value)
+                    self._save()
+                    return
+            raise EmulatorError(f"no provider with client id {client_id!r}")
 
     # state -----------------------------------------------------------------------------------
 
+    def _next(self, counter: str) -> int:
+        start = {"provider_pk": 1, "group_num": 1000, "user_pk": 1}[counter]
+        value = self._counters.get(counter, start)
+        self._counters[counter] = value + 1
+        return value
+
+    def _changed(self, collection: str) -> None:
+        if collection in _FLUSHES_APP_CACHE:
+            self._app_cache.clear()
+        self._save()
+
     def _reset_state(self) -> None:
-        self._objects = {name: {} for name in _COLLECTIONS.values()}
-        self._next_provider_pk = 1
-        self._next_group_num = 1000
-        for slug, designation in (
-            (AUTHORIZATION_FLOW_SLUG, "authorization"),
-            (INVALIDATION_FLOW_SLUG, "invalidation"),
-        ):
-            pk = _seeded_pk("flow", slug)
-            self._objects["flows"][pk] = {
-                "pk": pk,
-                "slug": slug,
-                "name": slug.replace("-", " ").title(),
-                "designation": designation,
-            }
-        key_pk = _seeded_pk("keypair", SIGNING_KEY_NAME)
-        self._objects["keypairs"][key_pk] = {
-            "pk": key_pk,
-            "name": SIGNING_KEY_NAME,
-            "managed": "goauthentik.io/crypto/certificate/self-signed",
+        for name in _COLLECTIONS.values():
+            self.objects[name] = {}
+        self.tokens, self.sessions, self.codes, self.access_tokens = {}, {}, {}, {}
+        self._counters = {}
+        self._app_cache.clear()
+        for collection, seeded in seeded_objects().items():
+            self.objects[collection].update(seeded)
+        # What a new Authentik has: akadmin, a superuser in "authentik Admins".
+        superusers = str(uuid.uuid4())
+        self.objects["groups"][superusers] = {
+            "pk": superusers,
+            "num_pk": self._next("group_num"),
+            "name": SUPERUSER_GROUP,
+            "is_superuser": True,
         }
-        for scope in ("openid", "email", "profile"):
-            managed = SCOPE_MANAGED_PREFIX + scope
-            pk = _seeded_pk("scope", managed)
-            self._objects["scope_mappings"][pk] = {
-                "pk": pk,
-                "managed": managed,
-                "name": f"authentik default OAuth Mapping: OpenID '{scope}'",
-                "scope_name": scope,
-            }
+        admin = self._next("user_pk")
+        self.objects["users"][str(admin)] = {
+            "pk": admin,
+            "uuid": str(uuid.uuid4()),
+            "username": ADMIN_USERNAME,
+            "name": "authentik Default Admin",
+            "email": "akadmin@lab.invalid",
+            "is_superuser": True,
+            "type": "internal",
+            "groups": [superusers],
+            "password": None,
+        }
+        self.tokens[_digest(self._admin_token)] = admin
 
     def _dump_state(self) -> dict[str, JSONValue]:
         return {
-            "objects": self._objects,
-            "next_provider_pk": self._next_provider_pk,
-            "next_group_num": self._next_group_num,
+            "release": self.release,
+            "objects": self.objects,
+            "tokens": self.tokens,
+            "sessions": self.sessions,
+            "counters": self._counters,
         }
 
     def _load_state(self, state: Mapping[str, JSONValue]) -> None:
-        objects = state["objects"]
+        if state.get("release") != self.release:
+            raise EmulatorError(
+                f"this state is of Authentik {state.get('release')}, not {self.release}",
+                path=str(self.state_file),
+            )
         for collection in _COLLECTIONS.values():
-            self._objects[collection] = dict(objects.get(collection, {}))
-        self._next_provider_pk = int(state["next_provider_pk"])
-        self._next_group_num = int(state["next_group_num"])
+            self.objects[collection] = dict(state["objects"].get(collection, {}))
+        self.tokens = {str(k): int(v) for k, v in state.get("tokens", {}).items()}
+        self.sessions = {str(k): int(v) for k, v in state.get("sessions", {}).items()}
+        self._counters = {str(k): int(v) for k, v in state.get("counters", {}).items()}
+
+    def passes(self, application: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
+        return passes(self.objects["bindings"].values(), application, user)
 
     # requests --------------------------------------------------------------------------------
 
     def _handle(self, request: Request) -> Response:
-        if request.path.startswith("/application/o/"):
-            return self._discovery(request)
+        if request.path.startswith(("/application/o/", "/if/flow/")):
+            with self._lock:
+                return authentik_oidc.handle(self, request)
         if not request.path.startswith(API_PREFIX + "/"):
-            return _error(404, "Not found.", "not_found")
-        authorization = request.header("Authorization")
-        if not authorization:
-            return _error(403, "Authentication credentials were not provided.", "not_authenticated")
-        scheme, _, presented = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            presented.strip().encode(), self._token.encode()
-        ):
-            return _error(403, "Token invalid/expired", "authentication_failed")
+            return _error(404, "Not found.")
+        user = self._api_user(request)
+        if isinstance(user, Response):
+            return user
         route = _route(request.path[len(API_PREFIX) + 1 :])
         if route is None:
-            return _error(404, "Not found.", "not_found")
+            return _error(404, "Not found.")
         with self._lock:
-            return self._dispatch(request, route)
+            if not user.get("is_superuser") and not (
+                route.collection == "applications"
+                and route.kind == "list"
+                and request.method in ("GET", "HEAD")
+            ):
+                # RBAC (authentik/rbac): this emulator gives non-superusers no permissions.
+                return _error(403, "You do not have permission to perform this action.")
+            return self._dispatch(request, route, user)
 
-    def _dispatch(self, request: Request, route: _Route) -> Response:
-        method = request.method
-        collection = route.collection
+    def _api_user(self, request: Request) -> dict[str, Any] | Response:
+        """The token's user (authentik/api/authentication.py: 403 without a valid one)."""
+        authorization = request.header("Authorization")
+        if not authorization:
+            return _error(403, "Authentication credentials were not provided.")
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return _error(403, "Unsupported authentication type")
+        user_pk = self.tokens.get(_digest(presented.strip()))
+        user = self.objects["users"].get(str(user_pk)) if user_pk is not None else None
+        if user is None:
+            return _error(403, "Token invalid/expired")
+        return user
+
+    def _dispatch(self, request: Request, route: _Route, user: Mapping[str, Any]) -> Response:
+        method, collection = request.method, route.collection
         writable = collection in _WRITABLE
         if route.kind == "list":
             if method in ("GET", "HEAD"):
+                if collection == "applications":
+                    return self._application_list(request, user)
                 return self._list(request, collection)
             if method == "POST" and writable:
                 return self._write(request, collection, None)
@@ -302,24 +339,22 @@ class AuthentikEmulator(Emulator):
         else:
             key = self._find_key(collection, route.key or "")
             if key is None:
-                return _error(404, "Not found.", "not_found")
+                return _error(404, "No such object.")
             if method in ("GET", "HEAD"):
                 return Response.of_json(200, self._render(collection, key))
             if method in ("PUT", "PATCH") and writable:
                 return self._write(request, collection, key)
             if method == "DELETE" and writable:
                 return self._delete(collection, key)
-        return _error(405, f'Method "{method}" not allowed.', "method_not_allowed")
+        return _error(405, f'Method "{method}" not allowed.')
 
     def _find_key(self, collection: str, key: str) -> str | None:
-        objects = self._objects[collection]
-        if collection == "applications":
-            # Authentik addresses applications by slug, not by pk.
-            for pk, application in objects.items():
-                if application["slug"] == key:
-                    return pk
-            return None
-        if collection == "providers":
+        objects = self.objects[collection]
+        if collection == "applications":  # addressed by slug (lookup_field = "slug")
+            return next((pk for pk, app in objects.items() if app["slug"] == key), None)
+        if collection == "flows":  # addressed by slug too
+            return next((pk for pk, flow in objects.items() if flow["slug"] == key), None)
+        if collection in ("providers", "users"):
             return key if key.isdigit() and key in objects else None
         try:
             normalized = str(uuid.UUID(key))
@@ -327,10 +362,13 @@ class AuthentikEmulator(Emulator):
             return None
         return normalized if normalized in objects else None
 
+    def _render(self, collection: str, key: str) -> dict[str, JSONValue]:
+        return self.renderer.render(collection, self.objects[collection][key])
+
     # lists -----------------------------------------------------------------------------------
 
-    def _list(self, request: Request, collection: str) -> Response:
-        rows = list(self._objects[collection].values())
+    def _filtered(self, request: Request, collection: str) -> list[dict[str, Any]]:
+        rows = list(self.objects[collection].values())
         for name in _FILTERS[collection]:
             values = request.query.get(name)
             if not values:
@@ -339,31 +377,58 @@ class AuthentikEmulator(Emulator):
                 values = values[:1]
             wanted = {_normalize_filter(value) for value in values}
             rows = [row for row in rows if _normalize_filter(row.get(name)) in wanted]
-        try:
-            page = int(request.query_value("page") or 1)
-            page_size = int(request.query_value("page_size") or _DEFAULT_PAGE_SIZE)
-        except ValueError:
-            return _error(404, "Invalid page.", "not_found")
-        count = len(rows)
-        total_pages = max(1, math.ceil(count / page_size)) if page_size > 0 else 1
-        if page < 1 or page > total_pages or page_size < 1:
-            return _error(404, "Invalid page.", "not_found")
-        start = (page - 1) * page_size
-        shown = rows[start : start + page_size]
-        keys = [str(row["pk"]) for row in shown]
-        pagination = {
-            "next": page + 1 if page < total_pages else 0,
-            "previous": page - 1 if page > 1 else 0,
-            "count": count,
-            "current": page,
-            "total_pages": total_pages,
-            "start_index": start + 1 if shown else 0,
-            "end_index": start + len(shown),
+        return rows
+
+    def _list(self, request: Request, collection: str) -> Response:
+        rows = self._filtered(request, collection)
+        page = _page(request, len(rows))
+        if page is None:
+            return _error(404, "Invalid page.")
+        number, start, size = page
+        keys = [str(row["pk"]) for row in rows[start : start + size]]
+        return self._page_response(number, start, size, len(rows), collection, keys)
+
+    def _page_response(
+        self, number: int, start: int, size: int, count: int, collection: str, keys: list[str]
+    ) -> Response:
+        total_pages = max(1, math.ceil(count / size))
+        envelope: dict[str, JSONValue] = {
+            "pagination": {
+                "next": number + 1 if number < total_pages else 0,
+                "previous": number - 1 if number > 1 else 0,
+                "count": count,
+                "current": number,
+                "total_pages": total_pages,
+                "start_index": start + 1 if keys else 0,
+                "end_index": start + len(keys),
+            },
+            "results": [self._render(collection, key) for key in keys],
         }
-        results = [self._render(collection, key) for key in keys]
-        return Response.of_json(
-            200, {"pagination": pagination, "results": results, "autocomplete": {}}
-        )
+        if self.release >= "2025.8":  # authentik/enterprise/search/pagination.py
+            envelope["autocomplete"] = {}
+        return Response.of_json(200, envelope)
+
+    def _application_list(self, request: Request, user: Mapping[str, Any]) -> Response:
+        """authentik/core/api/applications.py `list`: policy-filtered per user and cached per
+        (user, page) for 24 h when there is no `search`; `count` is taken before filtering."""
+        rows = self._filtered(request, "applications")
+        page = _page(request, len(rows))
+        if page is None:
+            return _error(404, "Invalid page.")
+        number, start, size = page
+        full = request.query_value("superuser_full_list") == "true" and user.get("is_superuser")
+        shown = rows[start : start + size]
+        if full:
+            keys = [str(row["pk"]) for row in shown]
+            return self._page_response(number, start, size, len(rows), "applications", keys)
+        cache_key = (int(user["pk"]), number)
+        cached = None if request.query_value("search") else self._app_cache.get(cache_key)
+        if cached is None:
+            cached = [str(row["pk"]) for row in shown if self.passes(row, user)]
+            if cached and not request.query_value("search"):
+                self._app_cache[cache_key] = cached  # an empty page is never cached
+        keys = [key for key in cached if key in self.objects["applications"]]
+        return self._page_response(number, start, size, len(rows), "applications", keys)
 
     # writes ----------------------------------------------------------------------------------
 
@@ -371,422 +436,115 @@ class AuthentikEmulator(Emulator):
         try:
             body = request.parsed_json() if request.body else {}
         except ValueError as error:
-            return _error(400, f"JSON parse error - {error}", "parse_error")
+            return _error(400, f"JSON parse error - {error}")
         if not isinstance(body, dict):
             kind = type(body).__name__
             return Response.of_json(
-                400,
-                {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]},
+                400, {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
             )
         partial = request.method == "PATCH"
         full_model, patch_model = _WRITABLE[collection]
-        errors, fields = self._validate_schema(patch_model if partial else full_model, body)
+        if self.validates_requests:
+            errors = self.models.problems(patch_model if partial else full_model, body)
+        else:  # DRF itself still refuses a create or PUT without a required field
+            required = () if partial else self.models.required(full_model)
+            errors = {name: ["This field is required."] for name in required if name not in body}
         if errors:
             return Response.of_json(400, errors)
-        current = self._objects[collection][key] if key is not None else None
-        check: Callable[[dict[str, JSONValue], str | None], FieldErrors] = {
-            "providers": self._check_provider,
-            "applications": self._check_application,
-            "bindings": self._check_binding,
+        fields = {
+            name: value
+            for name, value in body.items()
+            if name in self.models.properties(full_model)
+        }
+        current = self.objects[collection][key] if key is not None else None
+        check: Callable[[Objects, Mapping[str, Any], str | None], FieldErrors] = {
+            "providers": provider_errors,
+            "applications": application_errors,
+            "bindings": binding_errors,
         }[collection]
         merged = {**(current or {}), **fields}
-        errors = check(merged, key)
+        errors = check(self.objects, merged, key)
         if errors:
             return Response.of_json(400, errors)
         if key is None:
             key = self._create(collection, fields)
             status = 201
         else:
-            self._objects[collection][key] = merged
+            self.objects[collection][key] = merged
             status = 200
-        self._save()
+        self._changed(collection)
         return Response.of_json(status, self._render(collection, key))
 
-    def _validate_schema(
-        self, model_name: str, body: dict[str, JSONValue]
-    ) -> tuple[dict[str, JSONValue], dict[str, JSONValue]]:
-        """Field errors, or the body's fields in canonical form (uuids lower-case, enums str)."""
-        allowed = {
-            "OAuth2ProviderRequest": _PROVIDER_FIELDS,
-            "PatchedOAuth2ProviderRequest": _PROVIDER_FIELDS,
-            "ApplicationRequest": _APPLICATION_FIELDS,
-            "PatchedApplicationRequest": _APPLICATION_FIELDS,
-            "PolicyBindingRequest": _BINDING_FIELDS,
-            "PatchedPolicyBindingRequest": _BINDING_FIELDS,
-        }[model_name]
-        models = self._request_models()
-        if models is None:
-            # Without the models only presence can be checked; types are the client's risk.
-            missing = [name for name in _REQUIRED.get(model_name, ()) if name not in body]
-            if missing:
-                return {name: ["This field is required."] for name in missing}, {}
-            return {}, {name: value for name, value in body.items() if name in allowed}
-        model = getattr(models, model_name)
-        validation_error: type[Exception] = importlib.import_module("pydantic").ValidationError
-        try:
-            instance = model.model_validate(body)
-        except validation_error as error:
-            return _field_errors(error), {}
-        dumped: dict[str, JSONValue] = instance.model_dump(mode="json", exclude_unset=True)
-        return {}, {name: value for name, value in dumped.items() if name in allowed}
-
-    def _create(self, collection: str, fields: dict[str, JSONValue]) -> str:
+    def _create(self, collection: str, fields: dict[str, Any]) -> str:
         if collection == "providers":
-            key = str(self._next_provider_pk)
-            self._next_provider_pk += 1
-            stored: dict[str, JSONValue] = {
-                **_PROVIDER_DEFAULTS,
+            pk = self._next("provider_pk")
+            key = str(pk)
+            stored: dict[str, Any] = {
+                **PROVIDER_DEFAULTS,
                 "client_id": secrets.token_hex(20),
                 "client_secret": secrets.token_urlsafe(96),
                 **fields,
-                "pk": int(key),
+                "pk": pk,
             }
         elif collection == "applications":
             key = str(uuid.uuid4())
-            stored = {
-                **_APPLICATION_DEFAULTS,
-                **fields,
-                "pk": key,
-                "pbm_uuid": str(uuid.uuid4()),
-            }
+            stored = {**APPLICATION_DEFAULTS, **fields, "pk": key}
         else:
             key = str(uuid.uuid4())
-            stored = {**_BINDING_DEFAULTS, **fields, "pk": key}
-        self._objects[collection][key] = stored
+            stored = {**BINDING_DEFAULTS, **fields, "pk": key}
+        self.objects[collection][key] = stored
         return key
 
     def _delete(self, collection: str, key: str) -> Response:
-        removed = self._objects[collection].pop(key)
+        removed = self.objects[collection].pop(key)
         if collection == "providers":
             # Application.provider is SET_DEFAULT (null) when its provider goes.
-            for application in self._objects["applications"].values():
+            for application in self.objects["applications"].values():
                 if application.get("provider") == removed["pk"]:
                     application["provider"] = None
         elif collection == "applications":
             # A binding cascades with the object it is bound to.
-            bindings = self._objects["bindings"]
-            for pk in [pk for pk, b in bindings.items() if b["target"] == removed["pbm_uuid"]]:
+            bindings = self.objects["bindings"]
+            for pk in [pk for pk, b in bindings.items() if b["target"] == removed["pk"]]:
                 del bindings[pk]
-        self._save()
+        self._changed(collection)
         return Response(204)
 
-    # serializer-level checks -----------------------------------------------------------------
+    # OIDC pieces the API shows -----------------------------------------------------------------
 
-    def _check_provider(self, provider: dict[str, JSONValue], key: str | None) -> FieldErrors:
-        errors: FieldErrors = {}
-        for name in ("authorization_flow", "invalidation_flow", "authentication_flow"):
-            _check_reference(errors, name, provider.get(name), self._objects["flows"])
-        for name in ("signing_key", "encryption_key"):
-            _check_reference(errors, name, provider.get(name), self._objects["keypairs"])
-        for mapping in _as_list(provider.get("property_mappings")):
-            _check_reference(errors, "property_mappings", mapping, self._objects["scope_mappings"])
-        for other_key, other in self._objects["providers"].items():
-            if other_key == key:
-                continue
-            if other["name"] == provider.get("name"):
-                errors.setdefault("name", []).append("provider with this name already exists.")
-            if "client_id" in provider and other["client_id"] == provider["client_id"]:
-                errors.setdefault("client_id", []).append(
-                    "OAuth2/OpenID Provider with this Client ID already exists."
-                )
-        for redirect in _as_list(provider.get("redirect_uris")):
-            if isinstance(redirect, dict) and redirect.get("matching_mode") == "regex":
-                try:
-                    re.compile(str(redirect.get("url", "")))
-                except re.error:
-                    errors.setdefault("redirect_uris", []).append("Invalid regex.")
-        return errors
-
-    def _check_application(self, application: dict[str, JSONValue], key: str | None) -> FieldErrors:
-        errors: FieldErrors = {}
-        slug = str(application.get("slug", ""))
-        if not _SLUG.match(slug):
-            errors["slug"] = [
-                "Enter a valid “slug” consisting of letters, numbers, underscores or hyphens."
-            ]
-        provider = application.get("provider")
-        if provider is not None and str(provider) not in self._objects["providers"]:
-            errors["provider"] = [f'Invalid pk "{provider}" - object does not exist.']
-        for other_key, other in self._objects["applications"].items():
-            if other_key == key:
-                continue
-            if other["slug"] == slug:
-                errors.setdefault("slug", []).append("application with this slug already exists.")
-            if provider is not None and other.get("provider") == provider:
-                errors.setdefault("provider", []).append(
-                    "application with this provider already exists."
-                )
-        return errors
-
-    def _check_binding(self, binding: dict[str, JSONValue], key: str | None) -> FieldErrors:
-        errors: FieldErrors = {}
-        target = binding.get("target")
-        if str(target) not in self._binding_targets():
-            errors["target"] = [f'Invalid pk "{target}" - object does not exist.']
-        _check_reference(errors, "group", binding.get("group"), self._objects["groups"])
-        for name in ("policy", "user"):
-            value = binding.get(name)
-            if value is not None:  # the emulator has no policies and no users
-                errors[name] = [f'Invalid pk "{value}" - object does not exist.']
-        chosen = [name for name in ("policy", "group", "user") if binding.get(name) is not None]
-        if len(chosen) != 1:
-            errors.setdefault("non_field_errors", []).append(
-                "Only one of 'policy', 'group' or 'user' can be set."
-            )
-        return errors
-
-    def _binding_targets(self) -> set[str]:
-        targets = {str(app["pbm_uuid"]) for app in self._objects["applications"].values()}
-        return targets | set(self._objects["flows"])
-
-    # rendering -------------------------------------------------------------------------------
-
-    def _render(self, collection: str, key: str) -> dict[str, JSONValue]:
-        stored = self._objects[collection][key]
-        render = {
-            "flows": self._render_flow,
-            "keypairs": self._render_keypair,
-            "scope_mappings": self._render_scope_mapping,
-            "groups": self._render_group,
-            "providers": self._render_provider,
-            "applications": self._render_application,
-            "bindings": self._render_binding,
-        }[collection]
-        return render(stored)
-
-    def _render_flow(self, flow: dict[str, JSONValue]) -> dict[str, JSONValue]:
-        return {
-            "pk": flow["pk"],
-            "policybindingmodel_ptr_id": flow["pk"],
-            "name": flow["name"],
-            "slug": flow["slug"],
-            "title": flow["name"],
-            "designation": flow["designation"],
-            "background": "",
-            "background_url": "/static/dist/assets/images/flow_background.jpg",
-            "background_themed_urls": None,
-            "stages": [],
-            "policies": [],
-            "cache_count": 0,
-            "policy_engine_mode": "any",
-            "compatibility_mode": False,
-            "export_url": f"{API_PREFIX}/flows/instances/{flow['slug']}/export/",
-            "layout": "stacked",
-            "denied_action": "message_continue",
-            "authentication": "none",
-        }
-
-    def _render_keypair(self, keypair: dict[str, JSONValue]) -> dict[str, JSONValue]:
-        digest = hashlib.sha256(str(keypair["pk"]).encode()).hexdigest()
-        return {
-            "pk": keypair["pk"],
-            "name": keypair["name"],
-            "fingerprint_sha256": digest,
-            "fingerprint_sha1": digest[:40],
-            "cert_expiry": "2036-01-01T00:00:00Z",
-            "cert_subject": "CN=authentik Self-signed Certificate",
-            "private_key_available": True,
-            "key_type": "rsa",
-            "certificate_download_url": (
-                f"{API_PREFIX}/crypto/certificatekeypairs/{keypair['pk']}/view_certificate/"
-                "?download"
-            ),
-            "private_key_download_url": (
-                f"{API_PREFIX}/crypto/certificatekeypairs/{keypair['pk']}/view_private_key/"
-                "?download"
-            ),
-            "managed": keypair["managed"],
-        }
-
-    def _render_scope_mapping(self, mapping: dict[str, JSONValue]) -> dict[str, JSONValue]:
-        return {
-            "pk": mapping["pk"],
-            "managed": mapping["managed"],
-            "name": mapping["name"],
-            "expression": "return {}",
-            "component": "ak-property-mapping-provider-scope-form",
-            "verbose_name": "Scope Mapping",
-            "verbose_name_plural": "Scope Mappings",
-            "meta_model_name": "authentik_providers_oauth2.scopemapping",
-            "scope_name": mapping["scope_name"],
-            "description": "",
-        }
-
-    def _render_group(self, group: dict[str, JSONValue]) -> dict[str, JSONValue]:
-        return {
-            "pk": group["pk"],
-            "num_pk": group["num_pk"],
-            "name": group["name"],
-            "is_superuser": False,
-            "parents": [],
-            "parents_obj": None,
-            "users": [],
-            "users_obj": None,
-            "attributes": {},
-            "roles": [],
-            "roles_obj": [],
-            "inherited_roles_obj": None,
-            "children": [],
-            "children_obj": None,
-        }
-
-    def _application_of(self, provider_pk: JSONValue) -> dict[str, JSONValue] | None:
-        for application in self._objects["applications"].values():
+    def application_of(self, provider_pk: JSONValue) -> dict[str, Any] | None:
+        for application in self.objects["applications"].values():
             if application.get("provider") == provider_pk:
                 return application
         return None
 
-    def _render_provider_summary(self, provider: dict[str, JSONValue]) -> dict[str, JSONValue]:
-        application = self._application_of(provider["pk"])
-        return {
-            "pk": provider["pk"],
-            "name": provider["name"],
-            "authentication_flow": provider.get("authentication_flow"),
-            "authorization_flow": provider["authorization_flow"],
-            "invalidation_flow": provider["invalidation_flow"],
-            "property_mappings": provider.get("property_mappings", []),
-            "component": "ak-provider-oauth2-form",
-            "assigned_application_slug": application["slug"] if application else None,
-            "assigned_application_name": application["name"] if application else None,
-            "assigned_backchannel_application_slug": None,
-            "assigned_backchannel_application_name": None,
-            "verbose_name": "OAuth2/OpenID Provider",
-            "verbose_name_plural": "OAuth2/OpenID Providers",
-            "meta_model_name": "authentik_providers_oauth2.oauth2provider",
-        }
-
-    def _render_provider(self, provider: dict[str, JSONValue]) -> dict[str, JSONValue]:
-        rendered = self._render_provider_summary(provider)
-        for name in (*_PROVIDER_DEFAULTS, "client_id", "client_secret"):
-            rendered[name] = provider.get(name, _PROVIDER_DEFAULTS.get(name))
-        rendered["redirect_uris"] = provider["redirect_uris"]
-        return rendered
-
-    def _render_application(self, application: dict[str, JSONValue]) -> dict[str, JSONValue]:
-        provider_pk = application.get("provider")
-        provider = (
-            self._objects["providers"].get(str(provider_pk)) if provider_pk is not None else None
-        )
-        rendered = {
-            name: application.get(name, default) for name, default in _APPLICATION_DEFAULTS.items()
-        }
-        rendered.update(
-            {
-                "pk": application["pk"],
-                "pbm_uuid": application["pbm_uuid"],
-                "name": application["name"],
-                "slug": application["slug"],
-                "provider_obj": self._render_provider_summary(provider) if provider else None,
-                "backchannel_providers_obj": [],
-                "launch_url": application.get("meta_launch_url") or None,
-                "meta_icon_url": None,
-                "meta_icon_themed_urls": None,
-            }
-        )
-        return rendered
-
-    def _render_binding(self, binding: dict[str, JSONValue]) -> dict[str, JSONValue]:
-        group = self._objects["groups"].get(str(binding.get("group")))
-        rendered = {name: binding.get(name, default) for name, default in _BINDING_DEFAULTS.items()}
-        rendered.update(
-            {
-                "pk": binding["pk"],
-                "target": binding["target"],
-                "order": binding["order"],
-                "policy_obj": None,
-                "group_obj": (
-                    {
-                        "pk": group["pk"],
-                        "num_pk": group["num_pk"],
-                        "name": group["name"],
-                        "is_superuser": False,
-                        "attributes": {},
-                    }
-                    if group
-                    else None
-                ),
-                "user_obj": None,
-                "expires": None,
-                "expiring": False,
-            }
-        )
-        return rendered
-
-    # OIDC ------------------------------------------------------------------------------------
-
-    def _bound_provider(self, slug: str) -> dict[str, JSONValue] | None:
-        for application in self._objects["applications"].values():
-            if application["slug"] == slug and application.get("provider") is not None:
-                return self._objects["providers"].get(str(application["provider"]))
-        return None
-
-    def _endpoints(self, slug: str) -> dict[str, str]:
+    def endpoints(self, slug: str | None) -> dict[str, str | None]:
         base = f"{self.url}/application/o"
         return {
-            "issuer": self.issuer_for(slug),
+            "issuer": self.issuer_for(slug) if slug else None,
             "authorize": f"{base}/authorize/",
             "token": f"{base}/token/",
             "user_info": f"{base}/userinfo/",
-            "provider_info": f"{base}/{slug}/.well-known/openid-configuration",
-            "logout": f"{base}/{slug}/end-session/",
-            "jwks": f"{base}/{slug}/jwks/",
+            "provider_info": f"{base}/{slug}/.well-known/openid-configuration" if slug else None,
+            "logout": f"{base}/{slug}/end-session/" if slug else None,
+            "jwks": f"{base}/{slug}/jwks/" if slug else None,
         }
 
     def _setup_urls(self, key: str) -> Response:
-        provider = self._objects["providers"].get(key)
-        application = self._application_of(provider["pk"]) if provider else None
-        if provider is None or application is None:
-            return _error(404, "Not found.", "not_found")
-        return Response.of_json(
-            200, {**self._endpoints(str(application["slug"])), "dcr_registration": None}
+        """providers.py `setup_urls`: 404 for an unknown provider only; without an application
+        the per-provider issuer and the application URLs are null."""
+        provider = self.objects["providers"].get(key)
+        if provider is None:
+            return _error(404, "No such object.")
+        application = self.application_of(provider["pk"])
+        urls: dict[str, JSONValue] = dict(
+            self.endpoints(application["slug"] if application else None)
         )
-
-    def _discovery(self, request: Request) -> Response:
-        match = re.fullmatch(
-            r"/application/o/([^/]+)/\.well-known/openid-configuration", request.path
-        )
-        if match is None or request.method not in ("GET", "HEAD"):
-            return _error(404, "Not found.", "not_found")
-        slug = match.group(1)
-        with self._lock:
-            provider = self._bound_provider(slug)
-            if provider is None:
-                return _error(404, "Not found.", "not_found")
-            scopes = sorted(
-                str(self._objects["scope_mappings"][str(pk)]["scope_name"])
-                for pk in _as_list(provider.get("property_mappings"))
-                if str(pk) in self._objects["scope_mappings"]
-            )
-            endpoints = self._endpoints(slug)
-            algorithm = "RS256" if provider.get("signing_key") else "HS256"
-            document = {
-                "issuer": endpoints["issuer"],
-                "authorization_endpoint": endpoints["authorize"],
-                "token_endpoint": endpoints["token"],
-                "userinfo_endpoint": endpoints["user_info"],
-                "end_session_endpoint": endpoints["logout"],
-                "jwks_uri": endpoints["jwks"],
-                "response_types_supported": ["code", "id_token", "id_token token", "code token"],
-                "grant_types_supported": list(_as_list(provider.get("grant_types"))),
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": [algorithm],
-                "scopes_supported": scopes,
-                "claims_supported": [
-                    "sub",
-                    "iss",
-                    "aud",
-                    "exp",
-                    "iat",
-                    "email",
-                    "preferred_username",
-                    "groups",
-                ],
-                "token_endpoint_auth_methods_supported": [
-                    "client_secret_post",
-                    "client_secret_basic",
-                ],
-            }
-        return Response.of_json(200, document)
+        if application is None:
+            urls.pop("jwks")
+        urls["dcr_registration"] = None
+        fields = self.models.properties("OAuth2ProviderSetupURLs")
+        return Response.of_json(200, {k: v for k, v in urls.items() if k in fields})
 
 
 def _route(rest: str) -> _Route | None:
@@ -795,8 +553,7 @@ def _route(rest: str) -> _Route | None:
         return None
     parts = rest[:-1].split("/")
     for size in (3, 2):
-        prefix = "/".join(parts[:size])
-        collection = _COLLECTIONS.get(prefix)
+        collection = _COLLECTIONS.get("/".join(parts[:size]))
         if collection is None:
             continue
         tail = parts[size:]
@@ -810,37 +567,29 @@ def _route(rest: str) -> _Route | None:
     return None
 
 
-def _error(status: int, detail: str, code: str) -> Response:
-    return Response.of_json(status, {"detail": detail, "code": code})
+def _page(request: Request, count: int) -> tuple[int, int, int] | None:
+    """(page number, first index, page size), or None for a page that does not exist."""
+    try:
+        number = int(request.query_value("page") or 1)
+        size = int(request.query_value("page_size") or _DEFAULT_PAGE_SIZE)
+    except ValueError:
+        return None
+    total_pages = max(1, math.ceil(count / size)) if size > 0 else 1
+    if number < 1 or number > total_pages or size < 1:
+        return None
+    return number, (number - 1) * size, size
+
+
+def _error(status: int, detail: str) -> Response:
+    # Plain DRF errors: {"detail": ...} and no "code" (authentik sets no exception handler).
+    return Response.of_json(status, {"detail": detail})
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _normalize_filter(value: JSONValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value).lower()
-
-
-def _as_list(value: JSONValue) -> list[Any]:
-    return list(value) if isinstance(value, list) else []
-
-
-def _check_reference(
-    errors: FieldErrors, name: str, value: JSONValue, objects: Mapping[str, object]
-) -> None:
-    if value is not None and str(value) not in objects:
-        errors.setdefault(name, []).append(f'Invalid pk "{value}" - object does not exist.')
-
-
-def _field_errors(error: Any) -> dict[str, JSONValue]:
-    """A pydantic ValidationError in Django REST framework's shape: field → messages."""
-    errors: dict[str, list[str]] = {}
-    for problem in error.errors():
-        location = [str(part) for part in problem.get("loc", ())]
-        field = location[0] if location else "non_field_errors"
-        if problem.get("type") == "missing" and len(location) == 1:
-            message = "This field is required."
-        else:
-            where = ".".join(location[1:])
-            message = f"{where}: {problem['msg']}" if where else str(problem["msg"])
-        errors.setdefault(field, []).append(message)
-    return dict(errors)

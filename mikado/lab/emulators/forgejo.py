@@ -1,9 +1,12 @@
 """A Forgejo stand-in: Actions secrets of repositories and organisations, a repository lookup and
-the server version.
+the server version, as Forgejo 11 or 16 answers them.
 
-Requests are checked against Forgejo's own Swagger document when it is available (a source
-schema ships with mikado under schemas/forgejo-16/); secret values are kept so a test can read
-them with `secret_value`, and never leave the emulator over HTTP, as in Forgejo.
+Requests are checked against the release's Swagger document (``schemas/forgejo-<release>/``).
+Secret values are kept so a test can read them with `secret_value`, and never leave the
+emulator over HTTP, as in Forgejo. What differs between the releases, from Forgejo's source
+(``models/secret/secret.go`` in 16, ``services/secrets/validation.go`` in 11.0.3): 16 also
+reserves the ``FORGEJO_`` prefix, turns CRLF into LF in every value (11 only in its web form),
+and does not validate the name of a secret to delete (an invalid one is simply not found).
 """
 
 from __future__ import annotations
@@ -15,21 +18,20 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mikado.lab.emulators._server import Emulator, JSONValue, Request, Response
+from mikado.lab.emulators._server import Emulator, EmulatorError, JSONValue, Request, Response
 from mikado.lab.emulators._swagger import RouteMismatch, SwaggerSpec, schema_file
+from mikado.lab.emulators.releases import RELEASES
 
-VERSION = "16.0.1+gitea-1.22.0"
+VERSIONS = {"11": "11.0.3+gitea-1.22.0", "16": "16.0.1+gitea-1.22.0"}
 _SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$", re.IGNORECASE)
-_RESERVED_PREFIXES = ("FORGEJO_", "GITEA_", "GITHUB_")
+_RESERVED_PREFIXES = {"11": ("GITEA_", "GITHUB_"), "16": ("FORGEJO_", "GITEA_", "GITHUB_")}
 _DEFAULT_PAGE_LIMIT = 30  # Forgejo's default page size for API lists
 
 
-def secret_name_problem(name: str) -> str | None:
-    """Why Forgejo would refuse this secret name, or None."""
-    if not _SECRET_NAME.match(name):
-        return "invalid secret name: use letters, digits and _, not starting with a digit"
-    if name.upper().startswith(_RESERVED_PREFIXES):
-        return "invalid secret name: FORGEJO_, GITEA_ and GITHUB_ prefixes are reserved"
+def secret_name_problem(name: str, release: str = "16") -> str | None:
+    """Why Forgejo ``release`` would refuse this secret name, or None."""
+    if not _SECRET_NAME.match(name) or name.upper().startswith(_RESERVED_PREFIXES[release]):
+        return "invalid secret name"
     return None
 
 
@@ -51,15 +53,22 @@ class ForgejoEmulator(Emulator):
         repos: Iterable[str] = (),
         state_file: Path | None = None,
         port: int = 0,
+        release: str = RELEASES["forgejo"][-1],
         schema: Path | None = None,
         validate_requests: bool = True,
     ) -> None:
+        if release not in RELEASES["forgejo"]:
+            offered = ", ".join(RELEASES["forgejo"])
+            raise EmulatorError(f"the lab imitates Forgejo {offered}, not {release}")
         super().__init__(state_file=state_file, port=port)
+        self.release = release
         self._token = token
         self._initial_repos = tuple(repos)
         self._spec: SwaggerSpec | None = None
         if validate_requests:
-            self._spec = SwaggerSpec.load(schema or schema_file("forgejo-16", "swagger.v1.json"))
+            self._spec = SwaggerSpec.load(
+                schema or schema_file(f"forgejo-{release}", "swagger.v1.json")
+            )
         self._repos: dict[str, dict[str, JSONValue]] = {}
         self._secrets: dict[str, dict[str, dict[str, JSONValue]]] = {}
 
@@ -131,7 +140,7 @@ class ForgejoEmulator(Emulator):
             except RouteMismatch as mismatch:
                 return self._message(mismatch.status, str(mismatch))
         if path == "/version" and request.method == "GET":
-            return Response.of_json(200, {"version": VERSION})
+            return Response.of_json(200, {"version": VERSIONS[self.release]})
         # Forgejo authenticates before it binds the body: a bad token wins over a bad body.
         if not self._authenticated(request):
             return self._message(401, "token is required or invalid")
@@ -188,7 +197,7 @@ class ForgejoEmulator(Emulator):
         return Response.of_json(200, listing, [("X-Total-Count", str(len(names)))])
 
     def _put_secret(self, request: Request, scope: str, name: str) -> Response:
-        problem = secret_name_problem(name)
+        problem = secret_name_problem(name, self.release)
         if problem is not None:
             return self._message(400, problem)
         try:
@@ -200,9 +209,10 @@ class ForgejoEmulator(Emulator):
             return self._message(422, "[Data]: Required")
         values = self._secrets.setdefault(scope, {})
         existing = values.get(name.upper())
+        if self.release != "11":
+            data = data.replace("\r\n", "\n")  # Secret.SetData; 11 stores API values as sent
         values[name.upper()] = {
-            # Forgejo normalises line endings to LF, as a browser form would.
-            "data": data.replace("\r\n", "\n"),
+            "data": data,
             "created_at": (
                 existing["created_at"]
                 if existing
@@ -213,8 +223,8 @@ class ForgejoEmulator(Emulator):
         return Response(204 if existing else 201)
 
     def _delete_secret(self, scope: str, name: str) -> Response:
-        problem = secret_name_problem(name)
-        if problem is not None:
+        problem = secret_name_problem(name, self.release)
+        if problem is not None and self.release == "11":
             return self._message(400, problem)
         if self._secrets.get(scope, {}).pop(name.upper(), None) is None:
             return self._message(404, "The target couldn't be found.")

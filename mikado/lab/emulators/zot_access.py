@@ -1,10 +1,13 @@
-"""zot's authorization decision: which identity may do which action on which repository.
+"""zot's authorization decision: which identity may do which action on which repository
+(``pkg/api/authz.go``, the same logic v2.1.6 to v2.1.20 but for the notes below).
 
-The rules follow zot v2.1.20: the policy group of the longest repository glob that matches
-applies; inside it a user or group policy, then `defaultPolicy` (any authenticated identity),
-then `anonymousPolicy` (no identity) grant actions; `adminPolicy` grants its actions on every
-repository. GET/HEAD need read, POST/PATCH/PUT create, DELETE delete, and a manifest PUT to a
-tag that already exists needs update (no `latest` exemption since zot 2.1.15).
+The policy group of the single longest repository glob that matches applies; inside it a user
+or group policy, then ``defaultPolicy`` (any authenticated identity), then ``anonymousPolicy``
+(no identity) grant actions; ``adminPolicy`` is the fallback on every repository. An identity's
+groups are those its login stored (OIDC groups claim; an API key carries its owner's):
+``accessControl.groups`` applies to htpasswd and LDAP users only, which are not emulated.
+GET/HEAD need read, POST/PATCH/PUT create, DELETE delete; a manifest PUT to a tag that already
+exists needs update, except ``latest`` before v2.1.15 (fixed in ace12e2a).
 """
 
 from __future__ import annotations
@@ -50,21 +53,15 @@ class Identity:
 class AccessControl:
     repositories: Mapping[str, PolicyGroup]
     admin_policy: Policy = Policy()
-    static_groups: Mapping[str, frozenset[str]] | None = None  # group → users
+    static_groups: Mapping[str, frozenset[str]] | None = None  # group → users (htpasswd)
     metrics_users: frozenset[str] = frozenset()
+    metrics_anonymous: frozenset[str] = frozenset()  # metrics.anonymousPolicy (2.1.18+)
 
     def anonymous_policy_exists(self) -> bool:
         return any(group.anonymous_policy for group in self.repositories.values())
 
-    def groups_of(self, identity: Identity) -> frozenset[str]:
-        """The identity's groups: from its login, plus accessControl.groups naming it."""
-        static = {
-            group for group, users in (self.static_groups or {}).items() if identity.name in users
-        }
-        return identity.groups | static
-
     def can(self, identity: Identity, action: str, repository: str) -> bool:
-        groups = self.groups_of(identity)
+        groups = identity.groups
         pattern = self._longest_match(repository)
         if pattern is not None and _permitted(self.repositories[pattern], identity, groups, action):
             return True
@@ -120,3 +117,31 @@ def _compile(pattern: str) -> re.Pattern[str]:
             regex += re.escape(pattern[index])
             index += 1
     return re.compile(regex)
+
+
+def overwrite_action(release: tuple[int, ...], reference: str) -> str:
+    """The action a manifest PUT to an existing tag needs: ``update``, but only ``create`` for
+    ``latest`` before v2.1.15."""
+    return CREATE if reference == "latest" and release < (2, 1, 15) else UPDATE
+
+
+def metrics_access(
+    control: AccessControl | None, identity: Identity, release: tuple[int, ...]
+) -> int:
+    """``MetricsAuthzHandler``: 200 to serve ``/metrics``, else the refusal's status.
+
+    Before v2.1.18 an anonymous caller is let in only by ``""`` in ``metrics.users`` (and only
+    when some repository has an anonymousPolicy, which authentication checks first); from
+    v2.1.18 only by ``metrics.anonymousPolicy: ["read"]``, and an authenticated user outside
+    ``metrics.users`` gets 403 (c18a4a97)."""
+    if control is None:
+        return 200
+    if release >= (2, 1, 18):
+        if identity.anonymous:
+            return 200 if READ in control.metrics_anonymous else 401
+        return 200 if identity.name in control.metrics_users else 403
+    if not control.metrics_users:
+        return 401
+    if identity.name in control.metrics_users:
+        return 200
+    return 401 if identity.anonymous else 403

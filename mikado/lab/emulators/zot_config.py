@@ -1,27 +1,28 @@
-"""Reading a zot configuration file the way zot's loader does.
+"""Reading a zot configuration file the way a given zot release's loader does.
 
-zot refuses a configuration with a key it does not know (keys match case-insensitively, as
-viper's do), an OpenID credentials file with other keys than `clientid` and `clientsecret`,
-and an OpenID issuer whose discovery document cannot be fetched or names another issuer.
-Only the parts that decide authentication, authorization, metrics and media types are
-interpreted; storage, sync, search and the rest are checked for known keys and ignored.
+zot refuses a configuration with a key it does not know (``LoadConfiguration`` in
+``pkg/cli/server/root.go``: viper's ``UnmarshalExact`` plus an unused-keys check; keys match
+case-insensitively) and an OpenID credentials file with other keys than ``clientid`` and
+``clientsecret`` or without a ``.json``/``.yaml`` name (``readSecretFile``). Which keys exist
+depends on the release (``pkg/api/config/config.go`` at each tag): a key is marked with the
+release that added it below. Only the parts that decide authentication, authorization,
+metrics and media types are interpreted; the rest is checked for known keys and ignored.
+The OpenID issuer itself is contacted at start-up, not here (:mod:`.zot_auth`).
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mikado.errors import MikadoError
+from mikado.lab.emulators.releases import version_tuple
 from mikado.lab.emulators.zot_access import AccessControl, Policy, PolicyGroup
 
 OPENID_PROVIDERS = ("oidc", "google", "gitlab", "github")
-_DISCOVERY_TIMEOUT = 5.0
 
 
 class ConfigRefused(MikadoError):
@@ -45,12 +46,25 @@ class _ListOf:
     item: Any
 
 
+@dataclass(frozen=True, slots=True)
+class _Since:
+    """A key zot knows only from ``release`` on."""
+
+    release: tuple[int, ...]
+    value: Any
+
+
+def since(release: str, value: Any = None) -> _Since:
+    return _Since(version_tuple(release), ANY if value is None else value)
+
+
 def _keys(*names: str, **nested: Any) -> dict[str, Any]:
     return {**{name.lower(): ANY for name in names}, **{k.lower(): v for k, v in nested.items()}}
 
 
 _TLS = _keys("cert", "key", "cacert")
-_POLICY = _keys("users", "actions", "groups")
+_CONDITIONS = since("2.1.17")  # CEL conditions on policies (8a6674f1)
+_POLICY = _keys("users", "actions", "groups", conditions=_CONDITIONS)
 _RETENTION = _keys(
     "dryrun",
     "delay",
@@ -59,6 +73,15 @@ _RETENTION = _keys(
             "repositories",
             "deletereferrers",
             "deleteuntagged",
+            keepuntagged=since(
+                "2.1.19",
+                _keys(
+                    "pulledwithin",
+                    "pushedwithin",
+                    "mostrecentlypushedcount",
+                    "mostrecentlypulledcount",
+                ),
+            ),
             keeptags=_ListOf(
                 _keys(
                     "patterns",
@@ -82,6 +105,10 @@ _STORAGE_FIELDS = _keys(
     "storagedriver",
     "cachedriver",
     retention=_RETENTION,
+    gcmaxschedulerdelay=since("2.1.11"),  # "not configurable", yet an exported field
+    maxrepos=since("2.1.16"),
+    redirectbloburl=since("2.1.18"),
+    gctimewindow=since("2.1.19"),
 )
 _SYNC_REGISTRY = _keys(
     "urls",
@@ -91,13 +118,14 @@ _SYNC_REGISTRY = _keys(
     "certdir",
     "maxretries",
     "retrydelay",
-    "maxretrydelay",
     "onlysigned",
-    "synclegacycosigntags",
     "credentialhelper",
-    "oauth2credentialhelper",
     "preservedigest",
-    "synctimeout",
+    synctimeout=since("2.1.11"),
+    responseheadertimeout=since("2.1.12"),  # set by zot itself, yet an exported field
+    synclegacycosigntags=since("2.1.15"),
+    maxretrydelay=since("2.1.19"),
+    oauth2credentialhelper=since("2.1.19"),
     content=_ListOf(
         _keys(
             "prefix",
@@ -108,14 +136,29 @@ _SYNC_REGISTRY = _keys(
     ),
 )
 _OPENID_PROVIDER = _keys(
-    "credentialsfile",
     "name",
     "clientid",
     "clientsecret",
     "keypath",
     "issuer",
     "scopes",
-    claimmapping=_keys("username"),
+    credentialsfile=since("2.1.6"),
+    authurl=since("2.1.11"),
+    tokenurl=since("2.1.11"),
+    claimmapping=since("2.1.11", _keys("username", groups=since("2.1.17"))),
+)
+_BEARER_OIDC = _keys(
+    "issuer",
+    "audiences",
+    "certificateauthority",
+    "certificateauthorityfile",
+    "skipissuerverification",
+    claimmapping=_keys(
+        "username",
+        "groups",
+        variables=_ListOf(_keys("name", "expression")),
+        validations=_ListOf(_keys("expression", "message")),
+    ),
 )
 SCHEMA: dict[str, Any] = _keys(
     "distspecversion",
@@ -123,7 +166,11 @@ SCHEMA: dict[str, Any] = _keys(
     "commit",
     "releasetag",
     "binarytype",
-    storage={**_STORAGE_FIELDS, "subpaths": _MapOf(_STORAGE_FIELDS)},
+    storage={
+        **_STORAGE_FIELDS,
+        "subpaths": _MapOf(_STORAGE_FIELDS),
+        "fastrestart": since("2.1.18"),
+    },
     http=_keys(
         "address",
         "externalurl",
@@ -131,15 +178,29 @@ SCHEMA: dict[str, Any] = _keys(
         "alloworigin",
         "realm",
         "compat",
+        readtimeout=since("2.1.17"),
+        writetimeout=since("2.1.17"),
         tls=_TLS,
         auth=_keys(
             "faildelay",
             "apikey",
             "sessionkeysfile",
-            "sessiondriver",
-            "securesession",
+            "sessionhashkey",  # json:"-" only, so viper still takes them
+            "sessionencryptkey",
+            sessiondriver=since("2.1.9"),
+            securesession=since("2.1.11"),
+            mtls=since("2.1.12"),
             htpasswd=_keys("path"),
-            bearer=_keys("realm", "service", "cert"),
+            bearer=_keys(
+                "realm",
+                "service",
+                "cert",
+                oidc=since("2.1.14", _ListOf(_BEARER_OIDC)),  # workload identity (bf619c57)
+                awssecretsmanager=since("2.1.15", _keys("region", "secretname", "refreshinterval")),
+                upstreamtokenendpoint=since(
+                    "2.1.19", _keys("realm", "service", "allowinsecurehttp")
+                ),
+            ),
             ldap=_keys(
                 "credentialsfile",
                 "port",
@@ -154,7 +215,7 @@ SCHEMA: dict[str, Any] = _keys(
                 "userfilter",
                 "cacert",
             ),
-            openid=_keys(providers=_MapOf(_OPENID_PROVIDER)),
+            openid=_keys(providers=_MapOf(_OPENID_PROVIDER), callbackalloworigins=since("2.1.15")),
         ),
         accesscontrol=_keys(
             repositories=_MapOf(
@@ -162,7 +223,7 @@ SCHEMA: dict[str, Any] = _keys(
             ),
             adminpolicy=_POLICY,
             groups=_MapOf(_keys("users")),
-            metrics=_keys("users"),
+            metrics=_keys("users", anonymouspolicy=since("2.1.18")),
         ),
         ratelimit=_keys("rate", methods=_ListOf(_keys("method", "rate"))),
     ),
@@ -177,11 +238,23 @@ SCHEMA: dict[str, Any] = _keys(
         lint=_keys("enable", "mandatoryannotations"),
         trust=_keys("enable", "cosign", "notation"),
         mgmt=_keys("enable"),
-        userprefs=_keys("enable"),
+        apikey=_keys("enable"),  # deprecated: accepted, ignored with a warning
     ),
     scheduler=_keys("numworkers"),
     cluster=_keys("members", "hashkey", tls=_TLS),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIDProvider:
+    """The generic OIDC provider (key ``oidc``) as zot reads it, credentials file included."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: tuple[str, ...]
+    username_claim: str | None  # claimMapping.username (2.1.11+)
+    groups_claim: str | None  # claimMapping.groups (2.1.17+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +264,22 @@ class ZotConfig:
     realm: str = ""
     basic_auth: bool = False  # any of htpasswd, ldap, openid, apikey configured
     api_keys: bool = False
-    openid_issuer: str | None = None
+    openid: OpenIDProvider | None = None
     access_control: AccessControl | None = None
     metrics_path: str | None = None
     docker_media_types: bool = False
+    external_url: str = ""
+    search: bool = False  # the search extension, which also serves /v2/_zot/ext/mgmt
+
+    @property
+    def openid_issuer(self) -> str | None:
+        return self.openid.issuer if self.openid else None
 
 
-def unknown_keys(value: Any, schema: Any, where: str = "") -> list[str]:
-    """Every key of `value` the schema does not know, as a dotted path."""
+def unknown_keys(
+    value: Any, schema: Any, release: tuple[int, ...] = (99,), where: str = ""
+) -> list[str]:
+    """Every key of `value` the schema does not know in `release`, as a dotted path."""
     if isinstance(schema, _Any):
         return []
     if isinstance(schema, _ListOf):
@@ -206,7 +287,7 @@ def unknown_keys(value: Any, schema: Any, where: str = "") -> list[str]:
             return [f"{where or 'config'}: expected a list"] if value is not None else []
         found = []
         for index, item in enumerate(value):
-            found += unknown_keys(item, schema.item, f"{where}[{index}]")
+            found += unknown_keys(item, schema.item, release, f"{where}[{index}]")
         return found
     if value is None:
         return []
@@ -216,23 +297,32 @@ def unknown_keys(value: Any, schema: Any, where: str = "") -> list[str]:
     for key, item in value.items():
         path = f"{where}.{key}" if where else str(key)
         if isinstance(schema, _MapOf):
-            found += unknown_keys(item, schema.value, path)
-        elif str(key).lower() not in schema:
+            found += unknown_keys(item, schema.value, release, path)
+            continue
+        known = schema.get(str(key).lower())
+        if isinstance(known, _Since):
+            known = known.value if known.release <= release else None
+        if known is None:
             found.append(f"unknown key {path!r}")
         else:
-            found += unknown_keys(item, schema[str(key).lower()], path)
+            found += unknown_keys(item, known, release, path)
     return found
 
 
-def load_zot_config(path: Path) -> ZotConfig:
-    """Read and check a zot configuration file; raises ConfigRefused as zot would refuse it."""
+def load_zot_config(path: Path, release: str = "2.1.20") -> ZotConfig:
+    """Read and check a zot configuration file as zot ``release`` does; raises
+    ConfigRefused where zot would refuse it."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ConfigRefused(f"cannot read zot config: {error}", path=str(path)) from error
-    problems = unknown_keys(raw, SCHEMA)
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigRefused("config has absence of any key:value pair", path=str(path))
+    problems = unknown_keys(raw, SCHEMA, version_tuple(release))
     if problems:
-        raise ConfigRefused("; ".join(problems), path=str(path))
+        raise ConfigRefused(
+            "failed to load config due to unknown keys: " + "; ".join(problems), path=str(path)
+        )
     return interpret(raw, path)
 
 
@@ -258,25 +348,49 @@ def _policy(raw: Any) -> Policy:
     )
 
 
-def interpret(raw: Mapping[str, Any], path: Path) -> ZotConfig:
-    auth = _get(raw, "http", "auth") or {}
-    providers = _get(auth, "openid", "providers") or {}
+def _openid(raw: Any, path: Path) -> OpenIDProvider | None:
+    providers = _get(raw, "http", "auth", "openid", "providers") or {}
     for name in providers:
         if str(name).lower() not in OPENID_PROVIDERS:
-            raise ConfigRefused(f"unsupported openid provider {name!r}", path=str(path))
-    issuer = None
+            raise ConfigRefused(f"unsupported openid/oauth2 provider {name!r}", path=str(path))
     oidc = _get(providers, "oidc")
-    if oidc is not None:
-        issuer = str(_get(oidc, "issuer") or "")
-        _check_credentials_file(_get(oidc, "credentialsfile"), path)
-        _check_issuer(issuer, path)
+    if oidc is None:
+        return None
+    client_id = str(_get(oidc, "clientid") or "")
+    client_secret = str(_get(oidc, "clientsecret") or "")
+    credentials = _get(oidc, "credentialsfile")
+    if credentials:
+        client_id, client_secret = _read_credentials(Path(str(credentials)), path)
+    issuer = str(_get(oidc, "issuer") or "")
+    scopes = tuple(str(s) for s in _get(oidc, "scopes") or [])
+    if not client_id or not issuer or not scopes:
+        raise ConfigRefused(
+            "openid provider oidc needs clientid, issuer and scopes", path=str(path)
+        )
+    if "openid" not in scopes:
+        scopes = ("openid", *scopes)  # zot prepends it for OpenID providers
+    mapping = _get(oidc, "claimmapping") or {}
+    return OpenIDProvider(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=scopes,
+        username_claim=str(_get(mapping, "username")) if _get(mapping, "username") else None,
+        groups_claim=str(_get(mapping, "groups")) if _get(mapping, "groups") else None,
+    )
+
+
+def interpret(raw: Mapping[str, Any], path: Path) -> ZotConfig:
+    auth = _get(raw, "http", "auth") or {}
+    openid = _openid(raw, path)
+    providers = _get(auth, "openid", "providers") or {}
     api_keys = bool(_get(auth, "apikey")) or bool(providers)  # openid forces API keys on
     basic_auth = bool(_get(auth, "htpasswd", "path") or _get(auth, "ldap") or providers or api_keys)
     control = _get(raw, "http", "accesscontrol")
     access = None
     if control is not None:
         repositories = {
-            str(pattern): PolicyGroup(
+            str(pattern).lower(): PolicyGroup(  # viper lower-cases map keys
                 policies=tuple(_policy(p) for p in _get(group, "policies") or []),
                 default_policy=_strings(_get(group, "defaultpolicy")),
                 anonymous_policy=_strings(_get(group, "anonymouspolicy")),
@@ -287,10 +401,11 @@ def interpret(raw: Mapping[str, Any], path: Path) -> ZotConfig:
             repositories=repositories,
             admin_policy=_policy(_get(control, "adminpolicy")),
             static_groups={
-                str(name): _strings(_get(group, "users"))
+                str(name).lower(): _strings(_get(group, "users"))
                 for name, group in (_get(control, "groups") or {}).items()
             },
             metrics_users=_strings(_get(control, "metrics", "users")),
+            metrics_anonymous=_strings(_get(control, "metrics", "anonymouspolicy")),
         )
     metrics = _get(raw, "extensions", "metrics")
     metrics_path = None
@@ -300,49 +415,53 @@ def interpret(raw: Mapping[str, Any], path: Path) -> ZotConfig:
         realm=str(_get(raw, "http", "realm") or ""),
         basic_auth=basic_auth,
         api_keys=api_keys,
-        openid_issuer=issuer,
+        openid=openid,
         access_control=access,
         metrics_path=metrics_path,
         docker_media_types="docker2s2" in _strings(_get(raw, "http", "compat")),
+        external_url=str(_get(raw, "http", "externalurl") or ""),
+        search=bool(_get(raw, "extensions", "search", "enable")),
     )
 
 
-def _check_credentials_file(value: Any, config_path: Path) -> None:
-    if not value:
-        return  # clientid/clientsecret may sit in the provider block itself
-    credentials_path = Path(str(value))
+def _read_credentials(credentials_path: Path, config_path: Path) -> tuple[str, str]:
+    """``readSecretFile``: the format follows the extension, and exactly ``clientid`` and
+    ``clientsecret`` (case-insensitive) must be set."""
+    if credentials_path.suffix.lower() not in (".json", ".yaml", ".yml"):
+        raise ConfigRefused(
+            f'openid credentialsFile {credentials_path}: Unsupported Config Type ""',
+            path=str(config_path),
+        )
     try:
-        credentials = json.loads(credentials_path.read_text(encoding="utf-8"))
+        text = credentials_path.read_text(encoding="utf-8")
+        if credentials_path.suffix.lower() == ".json":
+            credentials = json.loads(text)
+        else:
+            import yaml
+
+            credentials = yaml.safe_load(text)
     except (OSError, ValueError) as error:
         raise ConfigRefused(
-            f"cannot read openid credentialsFile {credentials_path}: {error}", path=str(config_path)
+            f"cannot read openid credentialsFile {credentials_path}: {error}",
+            path=str(config_path),
         ) from error
-    keys = {str(k).lower() for k in credentials} if isinstance(credentials, dict) else set()
-    if keys != {"clientid", "clientsecret"}:
+    if not isinstance(credentials, dict) or not credentials:
         raise ConfigRefused(
-            "openid credentialsFile must hold exactly clientid and clientsecret",
+            f"openid credentialsFile {credentials_path}: absence of any key:value pair",
             path=str(config_path),
         )
-
-
-def _check_issuer(issuer: str, config_path: Path) -> None:
-    """zot's OIDC library fetches discovery at start and wants the same issuer back."""
-    if not issuer:
-        raise ConfigRefused("openid provider oidc has no issuer", path=str(config_path))
-    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-    try:
-        # no proxy: the issuer is usually a neighbour in the lab, never the outside world
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(url, timeout=_DISCOVERY_TIMEOUT) as response:
-            document = json.loads(response.read().decode("utf-8"))
-    except (OSError, ValueError, urllib.error.URLError) as error:
+    keys = {str(k).lower(): v for k, v in credentials.items()}
+    unknown = sorted(set(keys) - {"clientid", "clientsecret"})
+    if unknown:
         raise ConfigRefused(
-            f"openid issuer {issuer} unreachable: {error}", path=str(config_path)
-        ) from error
-    discovered = document.get("issuer") if isinstance(document, dict) else None
-    if discovered != issuer:
-        raise ConfigRefused(
-            f"oidc: issuer did not match the issuer returned by provider, expected {issuer!r} "
-            f"got {discovered!r}",
+            f"openid credentialsFile {credentials_path}: failed to load secret file due to "
+            f"unknown keys {unknown}",
             path=str(config_path),
         )
+    missing = sorted({"clientid", "clientsecret"} - set(keys))
+    if missing:
+        raise ConfigRefused(
+            f"openid credentialsFile {credentials_path}: unset keys {missing}",
+            path=str(config_path),
+        )
+    return str(keys["clientid"]), str(keys["clientsecret"])
