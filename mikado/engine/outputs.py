@@ -41,7 +41,7 @@ class OutputStore:
 
     def put(self, stem: str, key: str, value: Any) -> None:
         try:
-            text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            text = json.dumps(value, ensure_ascii=False)
         except (TypeError, ValueError):
             raise ValueError(
                 f"output `{key}` must be JSON data (strings, numbers, lists, mappings)"
@@ -53,7 +53,9 @@ class OutputStore:
             self._data.setdefault(stem, {})[key] = json.loads(text)
             if not self.persist:
                 return
-            payload = json.dumps(self._data, ensure_ascii=False, indent=2, sort_keys=True)
+            # Keys keep their order: a mapping an action stored (a policy it renders into a
+            # configuration file, say) reads back as it was, in this run and the next.
+            payload = json.dumps(self._data, ensure_ascii=False, indent=2)
             ensure_runtime(self.path.parent)
             write_atomic(self.path, (payload + "\n").encode("utf-8"))
 
