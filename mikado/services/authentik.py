@@ -4,23 +4,68 @@ Every ``ensure_*`` is idempotent: it reads first, writes only what drifted, and 
 call makes no POST or PATCH. Each has a ``plan_*`` twin that reads the same way and says
 what it would create or change without writing, for dry runs. The client secret is
 compared like any other field but never shown: plans and errors name the field only.
+
+It works with Authentik 2025.2 to 2026.8 (docs/lab.md lists what differs):
+
+- an application is looked up by its slug (``GET core/applications/{slug}/``), never in the
+  list, which Authentik filters by the policies of the token's user;
+- a policy binding targets the application's ``pk``, which is its ``pbm_uuid`` in every
+  release (2025.2 has no field of that name);
+- ``grant_types`` (2026.5) is sent only to a server that shows it on the provider: older
+  servers do not know the field;
+- list fields an administrator may extend (redirect URIs, scope mappings, grant types) are
+  merged with what is there, never replaced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 
 from mikado.errors import ServiceError
 from mikado.services._http import ServiceTransport, describe_request
+from mikado.services.authentik_objects import (
+    DEFAULT_GRANT_TYPES,
+    Application,
+    CertificateKeyPair,
+    Flow,
+    Group,
+    OAuth2Provider,
+    OAuth2ProviderSpec,
+    PlannedChange,
+    PolicyBinding,
+    RedirectURI,
+    ScopeMapping,
+    UnexpectedShape,
+    User,
+    application_from_json,
+    binding_from_json,
+    provider_drift,
+    provider_from_json,
+    uuid_text,
+)
+
+__all__ = [
+    "DEFAULT_GRANT_TYPES",
+    "Application",
+    "AuthentikClient",
+    "CertificateKeyPair",
+    "Flow",
+    "Group",
+    "OAuth2Provider",
+    "OAuth2ProviderSpec",
+    "PlannedChange",
+    "PolicyBinding",
+    "RedirectURI",
+    "ScopeMapping",
+    "User",
+]
 
 SERVICE = "authentik"
 API_PREFIX = "/api/v3"
 SCOPE_MANAGED_PREFIX = "goauthentik.io/providers/oauth2/scope-"
-DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 _PAGE_SIZE = 100
 _MAX_PAGES = 1000
 
@@ -47,244 +92,6 @@ def _authentik_detail(body: Any) -> str | None:
             continue
         parts.append(text if name == "non_field_errors" else f"{name}: {text}")
     return "; ".join(parts) or None
-
-
-# ---------------------------------------------------------------------------------------
-# What we manage
-
-
-@dataclass(frozen=True, slots=True)
-class Flow:
-    pk: str
-    slug: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateKeyPair:
-    pk: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ScopeMapping:
-    pk: str
-    managed: str
-    scope_name: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    pk: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class RedirectURI:
-    url: str
-    matching_mode: Literal["strict", "regex"] = "strict"
-
-    def to_json(self) -> dict[str, str]:
-        return {"matching_mode": self.matching_mode, "url": self.url}
-
-
-@dataclass(frozen=True, slots=True)
-class OAuth2ProviderSpec:
-    """The OAuth2/OIDC provider we want. The secret is left out of ``repr``."""
-
-    name: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    redirect_uris: tuple[RedirectURI, ...]
-    authorization_flow: str
-    invalidation_flow: str
-    signing_key: str | None
-    property_mappings: tuple[str, ...]
-    client_type: Literal["confidential", "public"] = "confidential"
-    grant_types: tuple[str, ...] = DEFAULT_GRANT_TYPES
-    sub_mode: str | None = None
-    issuer_mode: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": self.name,
-            "client_type": self.client_type,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "redirect_uris": [uri.to_json() for uri in self.redirect_uris],
-            "authorization_flow": self.authorization_flow,
-            "invalidation_flow": self.invalidation_flow,
-            "signing_key": self.signing_key,
-            "property_mappings": list(self.property_mappings),
-            "grant_types": list(self.grant_types),
-        }
-        if self.sub_mode is not None:
-            body["sub_mode"] = self.sub_mode
-        if self.issuer_mode is not None:
-            body["issuer_mode"] = self.issuer_mode
-        return body
-
-
-@dataclass(frozen=True, slots=True)
-class OAuth2Provider:
-    """A provider as Authentik holds it (without its secret)."""
-
-    pk: int
-    name: str
-    client_id: str
-    client_type: str
-    redirect_uris: tuple[RedirectURI, ...]
-    authorization_flow: str
-    invalidation_flow: str
-    signing_key: str | None
-    property_mappings: frozenset[str]
-    grant_types: frozenset[str]
-    assigned_application_slug: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Application:
-    pk: str
-    slug: str
-    name: str
-    provider: int | None
-    pbm_uuid: str
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyBinding:
-    pk: str
-    target: str
-    group: str | None
-    order: int
-    enabled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedChange:
-    """What an ``ensure_*`` would do: ``create``, ``update`` (``fields`` drifted) or nothing."""
-
-    action: Literal["create", "update", "none"]
-    kind: str
-    identifier: str
-    fields: tuple[str, ...] = ()
-
-    @property
-    def changes(self) -> bool:
-        return self.action != "none"
-
-    def describe(self) -> str:
-        if self.action == "create":
-            return f"create {self.kind} {self.identifier}"
-        if self.action == "update":
-            return f"update {self.kind} {self.identifier}: {', '.join(self.fields)}"
-        return f"{self.kind} {self.identifier} is up to date"
-
-
-# ---------------------------------------------------------------------------------------
-# Normalising what the server returns, so comparisons see meaning, not spelling
-
-
-def _uuid_text(value: Any) -> str | None:
-    return None if value is None else str(value).lower()
-
-
-def _redirects(value: Any) -> tuple[RedirectURI, ...]:
-    if isinstance(value, str):
-        # Before 2024.10.3 Authentik kept one newline-separated string of strict URLs.
-        return tuple(RedirectURI(line.strip()) for line in value.splitlines() if line.strip())
-    entries: list[RedirectURI] = []
-    for entry in value or []:
-        if isinstance(entry, dict):
-            regex = entry.get("matching_mode") == "regex"
-            entries.append(RedirectURI(str(entry.get("url", "")), "regex" if regex else "strict"))
-    return tuple(entries)
-
-
-def _provider_from_json(body: Mapping[str, Any]) -> OAuth2Provider:
-    return OAuth2Provider(
-        pk=int(body["pk"]),
-        name=str(body.get("name", "")),
-        client_id=str(body.get("client_id", "")),
-        client_type=str(body.get("client_type", "")),
-        redirect_uris=_redirects(body.get("redirect_uris")),
-        authorization_flow=str(_uuid_text(body.get("authorization_flow"))),
-        invalidation_flow=str(_uuid_text(body.get("invalidation_flow"))),
-        signing_key=_uuid_text(body.get("signing_key")),
-        property_mappings=frozenset(
-            str(_uuid_text(pk)) for pk in body.get("property_mappings") or []
-        ),
-        grant_types=frozenset(str(grant) for grant in body.get("grant_types") or []),
-        assigned_application_slug=body.get("assigned_application_slug"),
-    )
-
-
-_PROVIDER_MANAGED_FIELDS = (
-    "name",
-    "client_type",
-    "client_id",
-    "client_secret",
-    "redirect_uris",
-    "authorization_flow",
-    "invalidation_flow",
-    "signing_key",
-    "property_mappings",
-    "grant_types",
-)
-
-
-def _provider_drift(spec: OAuth2ProviderSpec, current: Mapping[str, Any]) -> dict[str, Any]:
-    """The PATCH body that brings ``current`` (raw JSON) to ``spec``; empty when equal.
-
-    A field we manage that the server does not return cannot be compared; treating it as
-    drift would PATCH on every run, so it is an error (a newer Authentik is expected to
-    move the client secret out of the provider, for one).
-    """
-    missing = [name for name in _PROVIDER_MANAGED_FIELDS if name not in current]
-    if missing:
-        raise _UnexpectedShape(missing)
-    wanted = spec.to_json()
-    compared: dict[str, tuple[Any, Any]] = {
-        "name": (spec.name, current.get("name")),
-        "client_type": (spec.client_type, current.get("client_type")),
-        "client_id": (spec.client_id, current.get("client_id")),
-        "client_secret": (spec.client_secret, current.get("client_secret")),
-        "redirect_uris": (
-            frozenset(spec.redirect_uris),
-            frozenset(_redirects(current.get("redirect_uris"))),
-        ),
-        "authorization_flow": (
-            _uuid_text(spec.authorization_flow),
-            _uuid_text(current.get("authorization_flow")),
-        ),
-        "invalidation_flow": (
-            _uuid_text(spec.invalidation_flow),
-            _uuid_text(current.get("invalidation_flow")),
-        ),
-        "signing_key": (_uuid_text(spec.signing_key), _uuid_text(current.get("signing_key"))),
-        "property_mappings": (
-            frozenset(_uuid_text(pk) for pk in spec.property_mappings),
-            frozenset(_uuid_text(pk) for pk in current.get("property_mappings") or []),
-        ),
-        "grant_types": (
-            frozenset(spec.grant_types),
-            frozenset(current.get("grant_types") or []),
-        ),
-    }
-    if spec.sub_mode is not None:
-        compared["sub_mode"] = (spec.sub_mode, current.get("sub_mode"))
-    if spec.issuer_mode is not None:
-        compared["issuer_mode"] = (spec.issuer_mode, current.get("issuer_mode"))
-    return {name: wanted[name] for name, (want, have) in compared.items() if want != have}
-
-
-class _UnexpectedShape(Exception):
-    """The server's provider lacks fields this client manages (turned into ServiceError)."""
-
-    def __init__(self, missing: list[str]) -> None:
-        super().__init__(", ".join(missing))
-        self.missing = missing
 
 
 # ---------------------------------------------------------------------------------------
@@ -321,13 +128,16 @@ class AuthentikClient:
         expected: Iterable[int],
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
+        hints: Mapping[int, str] | None = None,
     ) -> Any:
         url = self._url(path)
         if params:
             url = url.copy_merge_params(dict(params))
         response = self._transport.send(
-            method, url, expected=set(expected), headers=self._headers, json=body
+            method, url, expected=set(expected), headers=self._headers, json=body, hints=hints
         )
+        if response.status_code == 404 and 404 in set(expected):
+            return None
         return self._transport.json(response) if response.content else None
 
     def _list(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -386,7 +196,7 @@ class AuthentikClient:
             f"flow with slug {slug!r}",
             hint=f"create the flow {slug!r} in Authentik or configure another slug",
         )
-        return Flow(str(_uuid_text(body["pk"])), str(body["slug"]), str(body.get("name", "")))
+        return Flow(str(uuid_text(body["pk"])), str(body["slug"]), str(body.get("name", "")))
 
     def signing_key(self, name: str) -> CertificateKeyPair:
         """The certificate-key pair called ``name``."""
@@ -396,7 +206,7 @@ class AuthentikClient:
             f"certificate-key pair named {name!r}",
             hint="without a signing key tokens would be HS256-signed with the client secret",
         )
-        return CertificateKeyPair(str(_uuid_text(body["pk"])), str(body["name"]))
+        return CertificateKeyPair(str(uuid_text(body["pk"])), str(body["name"]))
 
     def scope_mappings(self, scopes: Iterable[str]) -> dict[str, ScopeMapping]:
         """The managed scope mappings for ``scopes`` (``openid``, ``email``, ``profile``).
@@ -417,7 +227,7 @@ class AuthentikClient:
                 hint="Authentik creates these itself; is this an Authentik OAuth2 install?",
             )
             found[scope] = ScopeMapping(
-                str(_uuid_text(body["pk"])),
+                str(uuid_text(body["pk"])),
                 str(body.get("managed", managed)),
                 str(body.get("scope_name", "")),
                 str(body.get("name", "")),
@@ -432,11 +242,11 @@ class AuthentikClient:
             f"group named {name!r}",
             hint=f"create the group {name!r} in Authentik first",
         )
-        return Group(str(_uuid_text(body["pk"])), str(body["name"]))
+        return Group(str(uuid_text(body["pk"])), str(body["name"]))
 
     def find_oauth2_provider(self, client_id: str) -> OAuth2Provider | None:
         raw = self._find_provider_raw(client_id)
-        return _provider_from_json(raw) if raw else None
+        return provider_from_json(raw) if raw else None
 
     def _find_provider_raw(self, client_id: str) -> dict[str, Any] | None:
         matches = [
@@ -447,25 +257,52 @@ class AuthentikClient:
         return matches[0] if matches else None
 
     def find_application(self, slug: str) -> Application | None:
-        for item in self._list("core/applications/", {"slug": slug}):
-            if item.get("slug") == slug:
-                return _application_from_json(item)
-        return None
+        """The application ``slug``, by ``GET core/applications/{slug}/`` (404: none).
+
+        Not from the list: Authentik filters it by the policies of the token's user, so once
+        a group is bound the application vanishes from it for everyone outside the group,
+        superusers included."""
+        body = self._send(
+            "GET",
+            f"core/applications/{slug}/",
+            expected={200, 404},
+            hints={403: "the token's user needs permission to view applications (a superuser)"},
+        )
+        if not isinstance(body, dict) or body.get("slug") != slug:
+            return None
+        return application_from_json(body)
+
+    def user(self, username: str) -> User:
+        """The user called ``username``."""
+        body = self._one(
+            "core/users/",
+            {"username": username},
+            f"user named {username!r}",
+            hint=f"create the user {username!r} in Authentik first",
+        )
+        return User(int(body["pk"]), str(body["username"]), str(body.get("email") or ""))
+
+    def provider_secret(self, client_id: str) -> str | None:
+        """The client secret Authentik holds for ``client_id``: None when there is no such
+        provider or the server does not show secrets."""
+        raw = self._find_provider_raw(client_id)
+        secret = raw.get("client_secret") if raw else None
+        return secret if isinstance(secret, str) and secret else None
 
     def group_bindings(self, target: str) -> list[PolicyBinding]:
         """Every policy binding on ``target`` (an application's ``pbm_uuid``)."""
         return [
-            _binding_from_json(item)
+            binding_from_json(item)
             for item in self._list("policies/bindings/", {"target": target})
-            if _uuid_text(item.get("target")) == _uuid_text(target)
+            if uuid_text(item.get("target")) == uuid_text(target)
         ]
 
     # OAuth2 provider ----------------------------------------------------------------------
 
     def _drift(self, spec: OAuth2ProviderSpec, current: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            return _provider_drift(spec, current)
-        except _UnexpectedShape as shape:
+            return provider_drift(spec, current)
+        except UnexpectedShape as shape:
             request = describe_request(
                 "GET",
                 self._url("providers/oauth2/").copy_merge_params({"client_id": spec.client_id}),
@@ -487,19 +324,25 @@ class AuthentikClient:
         return PlannedChange(action, "oauth2 provider", spec.client_id, tuple(drift))
 
     def ensure_oauth2_provider(self, spec: OAuth2ProviderSpec) -> tuple[OAuth2Provider, bool]:
-        """Create the provider for ``spec.client_id``, or PATCH only the fields that drifted."""
-        self._transport.add_secret(spec.client_secret)
+        """Create the provider for ``spec.client_id``, or PATCH only the fields that drifted.
+
+        The create leaves out ``grant_types``; a server that then shows the field gets it in
+        a PATCH (2026.5 and later default it to empty, which refuses the code flow)."""
+        if spec.client_secret is not None:
+            self._transport.add_secret(spec.client_secret)
         current = self._find_provider_raw(spec.client_id)
+        created = current is None
         if current is None:
-            created = self._send("POST", "providers/oauth2/", expected={201}, body=spec.to_json())
-            return _provider_from_json(created), True
+            current = self._send("POST", "providers/oauth2/", expected={201}, body=spec.to_json())
+            if not isinstance(current, dict) or "grant_types" not in current:
+                return provider_from_json(current), True
         drift = self._drift(spec, current)
         if not drift:
-            return _provider_from_json(current), False
+            return provider_from_json(current), created
         updated = self._send(
             "PATCH", f"providers/oauth2/{int(current['pk'])}/", expected={200}, body=drift
         )
-        return _provider_from_json(updated), True
+        return provider_from_json(updated), True
 
     # application --------------------------------------------------------------------------
 
@@ -536,19 +379,19 @@ class AuthentikClient:
                 expected={201},
                 body={"name": name, "slug": slug, "provider": provider_pk},
             )
-            return _application_from_json(created), True
+            return application_from_json(created), True
         drift = self._application_drift(current, name, provider_pk)
         if not drift:
             return current, False
         updated = self._send("PATCH", f"core/applications/{slug}/", expected={200}, body=drift)
-        return _application_from_json(updated), True
+        return application_from_json(updated), True
 
     # group binding ------------------------------------------------------------------------
 
     def _binding_for(self, target: str, group_pk: str) -> PolicyBinding | None:
         # The list filters by target only; matching the group is ours to do.
         for binding in self.group_bindings(target):
-            if binding.group == _uuid_text(group_pk):
+            if binding.group == uuid_text(group_pk):
                 return binding
         return None
 
@@ -576,13 +419,13 @@ class AuthentikClient:
                 expected={201},
                 body={"target": target, "group": group_pk, "order": order, "enabled": True},
             )
-            return _binding_from_json(created), True
+            return binding_from_json(created), True
         if binding.enabled:
             return binding, False
         updated = self._send(
             "PATCH", f"policies/bindings/{binding.pk}/", expected={200}, body={"enabled": True}
         )
-        return _binding_from_json(updated), True
+        return binding_from_json(updated), True
 
     # OIDC discovery -----------------------------------------------------------------------
 
@@ -615,24 +458,3 @@ class AuthentikClient:
                 hint="use the discovered issuer exactly, trailing slash included",
             )
         return document
-
-
-def _application_from_json(body: Mapping[str, Any]) -> Application:
-    provider = body.get("provider")
-    return Application(
-        pk=str(_uuid_text(body["pk"])),
-        slug=str(body["slug"]),
-        name=str(body.get("name", "")),
-        provider=int(provider) if provider is not None else None,
-        pbm_uuid=str(_uuid_text(body["pbm_uuid"])),
-    )
-
-
-def _binding_from_json(body: Mapping[str, Any]) -> PolicyBinding:
-    return PolicyBinding(
-        pk=str(_uuid_text(body["pk"])),
-        target=str(_uuid_text(body["target"])),
-        group=_uuid_text(body.get("group")),
-        order=int(body.get("order", 0)),
-        enabled=bool(body.get("enabled", True)),
-    )

@@ -118,7 +118,7 @@ def test_provider_is_created_once_then_left_alone(
     assert provider.grant_types == {"authorization_code", "refresh_token"}
     assert provider.signing_key == spec.signing_key
     assert provider.redirect_uris == spec.redirect_uris
-    stored = emulator.objects("providers")
+    stored = emulator.stored("providers")
     assert len(stored) == 1 and stored[0]["client_secret"] == SECRET
 
     before = len(emulator.requests)
@@ -201,7 +201,7 @@ def test_application_and_binding_are_idempotent(
     assert client.ensure_application("zot", "zot", provider.pk) == (application, False)
     assert client.ensure_group_binding(application.pbm_uuid, admins) == (binding, False)
     assert _writes(emulator, before) == []
-    assert len(emulator.objects("bindings")) == 2
+    assert len(emulator.stored("bindings")) == 2
 
 
 def test_application_name_drift_is_patched(
@@ -299,3 +299,98 @@ def test_a_provider_without_a_field_we_manage_fails_loudly(
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(params=["2025.2", "2026.8"])
+def release_emulator(request: pytest.FixtureRequest) -> Iterator[AuthentikEmulator]:
+    with AuthentikEmulator(token=TOKEN, release=request.param) as running:
+        yield running
+
+
+def test_the_application_is_found_by_slug_once_a_binding_hides_it_from_the_list(
+    release_emulator: AuthentikEmulator, http: httpx.Client
+) -> None:
+    """Authentik filters the application list by the token user's policies, superusers
+    included: once `admins` is bound, a superuser outside it no longer lists the application,
+    and only the look-up by slug still finds it (the next run would otherwise create it
+    again and get a 400)."""
+    client = AuthentikClient(http, release_emulator.url, TOKEN)
+    provider, _ = client.ensure_oauth2_provider(_spec(client))
+    application, _ = client.ensure_application("zot", "zot", provider.pk)
+    client.ensure_group_binding(application.pbm_uuid, release_emulator.add_group("admins"))
+    listed = http.get(
+        f"{release_emulator.api_url}/core/applications/",
+        params={"slug": "zot"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ).json()["results"]
+    assert listed == []
+    assert client.find_application("zot") == application
+    before = len(release_emulator.requests)
+    assert client.ensure_application("zot", "zot", provider.pk) == (application, False)
+    assert _writes(release_emulator, before) == []
+
+
+def test_grant_types_are_set_only_where_the_server_has_them(
+    release_emulator: AuthentikEmulator, http: httpx.Client
+) -> None:
+    """2026.5 added `grant_types` with an empty default, which refuses the code flow; 2025.2
+    does not know the field (its emulator refuses unknown fields, the server would drop it)."""
+    client = AuthentikClient(http, release_emulator.url, TOKEN)
+    provider, changed = client.ensure_oauth2_provider(_spec(client))
+    assert changed is True
+    sent = [r.json for r in release_emulator.requests if r.method in WRITES]
+    stored = release_emulator.stored("providers")[0]
+    if release_emulator.release == "2025.2":
+        assert all("grant_types" not in body for body in sent)
+        assert provider.grant_types == frozenset()
+    else:
+        assert stored["grant_types"] == ["authorization_code", "refresh_token"]
+        assert provider.grant_types == {"authorization_code", "refresh_token"}
+    before = len(release_emulator.requests)
+    assert client.ensure_oauth2_provider(_spec(client))[1] is False
+    assert _writes(release_emulator, before) == []
+
+
+def test_list_fields_an_admin_extended_are_kept(
+    client: AuthentikClient, emulator: AuthentikEmulator
+) -> None:
+    """A PATCH replaces a list field whole: what an admin added must be sent back with ours."""
+    spec = _spec(client)
+    client.ensure_oauth2_provider(spec)
+    theirs = {"matching_mode": "strict", "url": "https://ui.example.test/zot/auth/callback/oidc"}
+    emulator.set_provider_field("zot", "redirect_uris", [theirs])
+    emulator.set_provider_field("zot", "grant_types", ["authorization_code", "implicit"])
+    before = len(emulator.requests)
+    client.ensure_oauth2_provider(spec)
+    (patch,) = [r.json for r in emulator.requests[before:] if r.method == "PATCH"]
+    assert patch["redirect_uris"] == [theirs, spec.redirect_uris[0].to_json()]
+    assert patch["grant_types"] == ["authorization_code", "implicit", "refresh_token"]
+    stored = emulator.stored("providers")[0]
+    assert theirs in stored["redirect_uris"] and "implicit" in stored["grant_types"]
+    before = len(emulator.requests)
+    assert client.ensure_oauth2_provider(spec)[1] is False
+    assert _writes(emulator, before) == []
+
+
+def test_a_spec_without_a_secret_keeps_the_one_authentik_holds(
+    client: AuthentikClient, emulator: AuthentikEmulator
+) -> None:
+    spec = dataclasses.replace(_spec(client), client_secret=None)
+    client.ensure_oauth2_provider(spec)
+    held = client.provider_secret("zot")
+    assert held is not None and held == emulator.stored("providers")[0]["client_secret"]
+    assert all("client_secret" not in (r.json or {}) for r in emulator.requests)
+    before = len(emulator.requests)
+    assert client.ensure_oauth2_provider(spec)[1] is False
+    assert _writes(emulator, before) == []
+    assert client.provider_secret("nobody") is None
+
+
+def test_a_user_is_found_by_username_with_its_email(
+    client: AuthentikClient, emulator: AuthentikEmulator
+) -> None:
+    emulator.add_user("ci-bot", email="ci@example.test", groups=["artifact-workloads"])
+    user = client.user("ci-bot")
+    assert (user.username, user.email) == ("ci-bot", "ci@example.test")
+    with pytest.raises(ServiceError, match="no user named 'ghost'"):
+        client.user("ghost")

@@ -1,4 +1,6 @@
-"""zot configuration: load, merge the hardening, validate against zot's keys, write safely."""
+"""zot configuration: load, merge the hardening of each zot release, validate against the keys
+that release knows, write safely. The release of each key is the one /work/research/zot.md
+§1.2-1.5 gives (read from zot's structs at each tag)."""
 
 from __future__ import annotations
 
@@ -10,29 +12,40 @@ from typing import Any
 
 import pytest
 
+from mikado.lab.emulators.releases import RELEASES
+from mikado.services import zot_config, zot_schema
 from mikado.services.zot_config import (
     ZotConfigError,
     ZotHardening,
     access_control_policy,
+    anonymous_metrics,
     credentials_file_text,
+    hardening_for,
     load,
     merge_hardening,
-    problems,
     render,
     unified_diff,
     validate,
     write_atomic,
     write_credentials_file,
 )
+from mikado.services.zot_release import ZotRelease
+from mikado.services.zot_schema import NEWEST, problems
 
 BEFORE = Path(__file__).parent / "data" / "zot-config.before.json"
+SETTINGS: dict[str, Any] = {
+    "external_url": "https://registry.example.test",
+    "issuer": "https://auth.example.test/application/o/zot/",
+    "credentials_file": "/etc/zot/oidc-credentials.json",
+}
+POLICY = access_control_policy("artifact-workloads", "admins")
 
-HARDENING = ZotHardening(
-    external_url="https://registry.example.test",
-    issuer="https://auth.example.test/application/o/zot/",
-    credentials_file="/etc/zot/oidc-credentials.json",
-    access_control=access_control_policy("artifact-workloads", "admins"),
-)
+
+def hardening(release: str) -> ZotHardening:
+    return hardening_for(ZotRelease.parse(release), policy=POLICY, **SETTINGS)
+
+
+HARDENING = hardening("2.1.20")
 
 
 def _keys(document: Any, prefix: str = "") -> list[str]:
@@ -86,6 +99,7 @@ def test_merge_sets_what_the_hardening_needs() -> None:
     assert {"groups": ["artifact-workloads"], "actions": ["read", "create"]} in repository[
         "policies"
     ]
+    assert http["accessControl"]["metrics"] == {"anonymousPolicy": ["read"]}
     validate(after)
 
 
@@ -156,7 +170,7 @@ def test_key_case_does_not_matter_as_in_viper() -> None:
         (
             ("http", "accessControl"),
             {"repositories": {"**": {"defaultPolicy": ["raed"]}}},
-            "'raed' is not one of create, delete, read, update",
+            "'raed' is not one of create, delete, detectManifestCollision, read, update",
         ),
     ],
 )
@@ -268,11 +282,399 @@ def test_credentials_file_is_0600_with_exactly_the_two_keys(tmp_path: Path) -> N
 
 
 def test_access_control_policy_grants_ci_create_but_not_update() -> None:
-    policy = access_control_policy("ci", "ops", metrics_users=["prometheus"])
+    policy = access_control_policy("ci", "ops")
     repository = policy["repositories"]["**"]
     grants = {tuple(entry["groups"]): set(entry["actions"]) for entry in repository["policies"]}
     assert grants == {("ci",): {"read", "create"}, ("ops",): {"read", "create", "update", "delete"}}
     assert repository["anonymousPolicy"] == ["read"]
-    assert policy["metrics"] == {"users": ["prometheus"]}
-    assert "metrics" not in access_control_policy("ci", "ops")
-    assert problems({"http": {"accessControl": policy}}) == []
+    assert repository["defaultPolicy"] == ["read"]
+    # metrics belong to the release's hardening (anonymous_metrics), not to the policy
+    assert list(policy) == ["repositories"]
+    assert list(access_control_policy("ci", "ops", repositories="team/**")["repositories"]) == [
+        "team/**"
+    ]
+    for release in ((2, 1, 6), NEWEST):
+        assert problems({"http": {"accessControl": policy}}, release=release) == []
+
+
+# ---------------------------------------------------------------------------------------
+# The split: the schema lives in zot_schema, zot_config re-exports what callers use
+
+
+def test_zot_config_re_exports_the_schema_errors_and_validate() -> None:
+    assert sorted(zot_config.__all__) == ["ConfigProblem", "ZotConfigError", "validate"]
+    assert zot_config.validate is zot_schema.validate
+    assert zot_config.ZotConfigError is zot_schema.ZotConfigError
+    assert zot_config.ConfigProblem is zot_schema.ConfigProblem
+
+
+def test_the_default_release_is_the_newest_the_lab_imitates() -> None:
+    assert ZotRelease.parse(RELEASES["zot"][-1]).version == NEWEST
+    document = {"http": {"accessControl": {"metrics": {"anonymousPolicy": ["read"]}}}}
+    assert problems(document) == problems(document, release=NEWEST) == []
+
+
+# ---------------------------------------------------------------------------------------
+# Keys per release: each one accepted from the release that added it, refused before
+
+OIDC = ("http", "auth", "openid", "providers", "oidc")
+# (release that added the key, where it goes, its value); the key's path is where + key.
+SINCE: list[tuple[str, tuple[str, ...], Any]] = [
+    # §1.3 http
+    ("2.1.17", ("http", "readTimeout"), "30s"),
+    ("2.1.17", ("http", "writeTimeout"), "1m"),
+    # §1.4 http.auth
+    ("2.1.9", ("http", "auth", "sessionDriver"), {"name": "local"}),
+    ("2.1.11", ("http", "auth", "secureSession"), True),
+    ("2.1.12", ("http", "auth", "mtls"), {"identityAttributes": ["CommonName"]}),
+    ("2.1.14", ("http", "auth", "bearer", "oidc"), [{"issuer": "https://i", "audiences": ["z"]}]),
+    ("2.1.15", ("http", "auth", "bearer", "awsSecretsManager"), {"region": "eu"}),
+    ("2.1.19", ("http", "auth", "bearer", "upstreamTokenEndpoint"), {"realm": "https://t"}),
+    ("2.1.15", ("http", "auth", "openid", "callbackAllowOrigins"), ["https://ui.example.test"]),
+    ("2.1.6", (*OIDC, "credentialsFile"), "/etc/zot/oidc.json"),
+    ("2.1.11", ("http", "auth", "openid", "providers", "github", "authUrl"), "https://gh/a"),
+    ("2.1.11", ("http", "auth", "openid", "providers", "github", "tokenUrl"), "https://gh/t"),
+    ("2.1.11", (*OIDC, "claimMapping"), {"username": "preferred_username"}),
+    ("2.1.17", (*OIDC, "claimMapping", "groups"), "groups"),
+    # §1.5 http.accessControl
+    ("2.1.18", ("http", "accessControl", "metrics", "anonymousPolicy"), ["read"]),
+    ("2.1.17", ("http", "accessControl", "adminPolicy", "conditions"), [{"expression": "true"}]),
+    # §1.2 storage, and (zot's structs at v2.1.16 / v2.1.18) the Trivy settings
+    ("2.1.16", ("storage", "maxRepos"), 100),
+    ("2.1.16", ("storage", "subPaths", "/team", "maxRepos"), 10),
+    ("2.1.18", ("storage", "redirectBlobURL"), True),
+    ("2.1.18", ("storage", "fastRestart"), True),
+    ("2.1.19", ("storage", "gcTimeWindow"), "01:00-08:00"),
+    ("2.1.19", ("storage", "subPaths", "/team", "gcTimeWindow"), "22:00-06:00"),
+    ("2.1.16", ("extensions", "search", "cve", "trivy", "vulnSeveritySources"), ["nvd"]),
+    ("2.1.18", ("extensions", "search", "cve", "trivy", "sbom"), {"enable": True}),
+]
+# Keys inside lists, where the path carries the index.
+SINCE_IN_LISTS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "2.1.17",
+        {
+            "http": {
+                "accessControl": {
+                    "repositories": {
+                        "**": {
+                            "policies": [
+                                {"users": ["a"], "actions": ["read"]},
+                                {"users": ["b"], "actions": ["read"], "conditions": []},
+                            ]
+                        }
+                    }
+                }
+            }
+        },
+        "http.accessControl.repositories.**.policies[1].conditions",
+    ),
+    (
+        "2.1.19",
+        {
+            "storage": {
+                "retention": {
+                    "policies": [
+                        {"repositories": ["**"], "keepUntagged": {"mostRecentlyPushedCount": 5}}
+                    ]
+                }
+            }
+        },
+        "storage.retention.policies[0].keepUntagged",
+    ),
+]
+EVERY_RELEASE = [(2, 1, patch) for patch in range(5, 21)]
+
+
+def _nested(where: tuple[str, ...], value: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    target = document
+    for key in where[:-1]:
+        target = target.setdefault(key, {})
+    target[where[-1]] = value
+    # the parents a newer key needs are themselves known from 2.1.6 on, except claimMapping
+    if where[:-1] == (*OIDC, "claimMapping"):
+        target.setdefault("username", "preferred_username")
+    return document
+
+
+def _cases() -> list[tuple[str, dict[str, Any], str]]:
+    return [(added, _nested(where, value), ".".join(where)) for added, where, value in SINCE]
+
+
+def _version(text: str) -> tuple[int, int, int]:
+    return ZotRelease.parse(text).version
+
+
+def _before(release: tuple[int, int, int]) -> tuple[int, int, int]:
+    major, minor, patch = release
+    return (major, minor, patch - 1)
+
+
+@pytest.mark.parametrize(
+    ("added", "document", "path"),
+    _cases() + SINCE_IN_LISTS,
+    ids=[path for _, _, path in _cases() + SINCE_IN_LISTS],
+)
+def test_a_key_is_accepted_from_the_release_that_added_it_and_refused_before(
+    added: str, document: dict[str, Any], path: str
+) -> None:
+    arrived = _version(added)
+    before = _before(arrived)
+    assert problems(document, release=arrived) == []
+    assert problems(document, release=NEWEST) == []
+    found = problems(document, release=before)
+    assert [(problem.path, problem.message) for problem in found] == [
+        (path, f"unknown key in zot {'.'.join(map(str, before))} (it arrived in {added})")
+    ]
+    for release in EVERY_RELEASE:
+        assert (problems(document, release=release) == []) is (release >= arrived), release
+
+
+def test_every_key_zot_2_1_6_knows_is_accepted_by_2_1_6() -> None:
+    policy = {"users": ["u"], "actions": ["read"], "groups": ["g"]}
+    document = {
+        "distSpecVersion": "1.1.0",
+        "goVersion": "go1.22.5",
+        "commit": "v2.1.6-0-gabc",
+        "releaseTag": "v2.1.6",
+        "binaryType": "-minimal",
+        "storage": {
+            "rootDirectory": "/var/lib/zot",
+            "dedupe": True,
+            "remoteCache": False,
+            "gc": True,
+            "commit": False,
+            "gcDelay": "1h",
+            "gcInterval": "24h",
+            "retention": {
+                "dryRun": True,
+                "delay": "24h",
+                "policies": [
+                    {
+                        "repositories": ["**"],
+                        "deleteReferrers": True,
+                        "deleteUntagged": True,
+                        "keepTags": [
+                            {
+                                "patterns": ["v.*"],
+                                "pulledWithin": "720h",
+                                "pushedWithin": "720h",
+                                "mostRecentlyPushedCount": 5,
+                                "mostRecentlyPulledCount": 5,
+                            }
+                        ],
+                    }
+                ],
+            },
+            "storageDriver": {"name": "s3", "bucket": "zot"},
+            "cacheDriver": {"name": "dynamodb"},
+            "subPaths": {"/team": {"rootDirectory": "/var/lib/zot-team", "gc": False}},
+        },
+        "http": {
+            "address": "0.0.0.0",
+            "port": "5000",
+            "allowOrigin": "*",
+            "externalUrl": "https://registry.example.test",
+            "realm": "zot",
+            "tls": {"cert": "c", "key": "k", "cacert": "ca"},
+            "auth": {
+                "failDelay": 5,
+                "htpasswd": {"path": "/etc/zot/htpasswd"},
+                "ldap": {
+                    "credentialsFile": "/etc/zot/ldap.json",
+                    "port": 389,
+                    "insecure": False,
+                    "startTLS": True,
+                    "skipVerify": False,
+                    "subtreeSearch": True,
+                    "address": "ldap",
+                    "userGroupAttribute": "memberOf",
+                    "baseDN": "dc=example",
+                    "userAttribute": "uid",
+                    "userFilter": "(objectClass=person)",
+                    "caCert": "/ca.pem",
+                },
+                "bearer": {"realm": "https://auth", "service": "zot", "cert": "/c.pem"},
+                "openid": {
+                    "providers": {
+                        "oidc": {
+                            "credentialsFile": "/etc/zot/oidc.json",
+                            "name": "Authentik",
+                            "clientId": "zot",
+                            "clientSecret": "inline",
+                            "keyPath": "/k.pem",
+                            "issuer": "https://auth.example.test/application/o/zot/",
+                            "scopes": ["openid", "email"],
+                        }
+                    }
+                },
+                "apikey": True,
+                "sessionKeysFile": "/etc/zot/session.json",
+            },
+            "accessControl": {
+                "repositories": {
+                    "**": {
+                        "policies": [policy],
+                        "defaultPolicy": ["read"],
+                        "anonymousPolicy": ["read"],
+                    }
+                },
+                "adminPolicy": policy,
+                "groups": {"admins": {"users": ["ops"]}},
+                "metrics": {"users": ["prometheus", ""]},
+            },
+            "ratelimit": {"rate": 10, "methods": [{"method": "GET", "rate": 5}]},
+            "compat": ["docker2s2"],
+        },
+        "log": {"level": "info", "output": "/var/log/zot.log", "audit": "/var/log/audit.log"},
+        "extensions": {
+            "search": {"enable": True, "cve": {"updateInterval": "2h"}},
+            "metrics": {"enable": True, "prometheus": {"path": "/metrics"}},
+            "scrub": {"enable": True, "interval": "24h"},
+            "lint": {"enable": True, "mandatoryAnnotations": ["org.opencontainers.image.source"]},
+            "ui": {"enable": True},
+            "mgmt": {"enable": True},
+            "apikey": {"enable": True},
+            "trust": {"enable": True, "cosign": True, "notation": False},
+        },
+        "scheduler": {"numWorkers": 4},
+        "cluster": {"members": ["a:5000"], "hashKey": "0123456789abcdef", "tls": {"cacert": "c"}},
+    }
+    assert problems(document, release=(2, 1, 6)) == []
+    assert problems(document, release=NEWEST) == []
+    assert problems(load(BEFORE), release=(2, 1, 6)) == []
+
+
+def test_key_case_does_not_hide_a_key_of_a_newer_release() -> None:
+    metrics = {"METRICS": {"anonymouspolicy": ["read"]}}
+    document = {"HTTP": {"ReadTimeout": "30s", "AccessControl": metrics}}
+    found = {problem.path: problem.message for problem in problems(document, release=(2, 1, 16))}
+    assert found == {
+        "HTTP.ReadTimeout": "unknown key in zot 2.1.16 (it arrived in 2.1.17)",
+        "HTTP.AccessControl.METRICS.anonymouspolicy": (
+            "unknown key in zot 2.1.16 (it arrived in 2.1.18)"
+        ),
+    }
+
+
+def test_a_typo_lists_only_the_keys_the_release_knows() -> None:
+    document = _nested((*OIDC, "claimMaping"), {})
+    (old,) = problems(document, release=(2, 1, 10))
+    (new,) = problems(document, release=NEWEST)
+    assert old.message.startswith("unknown key (zot accepts: ")
+    assert "claimMapping" not in old.message
+    assert "authUrl" not in old.message
+    assert "credentialsFile" in old.message
+    assert "claimMapping" in new.message
+    assert "authUrl" in new.message
+
+
+def test_validate_names_the_release_that_would_refuse() -> None:
+    document = {"http": {"readTimeout": "30s"}, "storage": {"maxRepos": 5}}
+    validate(document, release=(2, 1, 17))
+    with pytest.raises(ZotConfigError) as caught:
+        validate(document, source="/etc/zot/config.json", release=(2, 1, 10))
+    assert caught.value.path == "/etc/zot/config.json"
+    assert caught.value.message == (
+        "zot 2.1.10 would refuse this configuration: "
+        "http.readTimeout: unknown key in zot 2.1.10 (it arrived in 2.1.17); "
+        "storage.maxRepos: unknown key in zot 2.1.10 (it arrived in 2.1.16)"
+    )
+    # in document order
+    assert [problem.path for problem in caught.value.problems] == [
+        "http.readTimeout",
+        "storage.maxRepos",
+    ]
+
+
+def test_detect_manifest_collision_is_an_action_of_every_release() -> None:
+    document = {
+        "http": {
+            "accessControl": {
+                "adminPolicy": {"users": ["ops"], "actions": ["detectManifestCollision"]},
+                "repositories": {"**": {"defaultPolicy": ["read", "detectManifestCollision"]}},
+            }
+        }
+    }
+    assert problems(document, release=(2, 1, 6)) == []
+
+
+def test_a_newer_key_is_still_type_checked() -> None:
+    (found,) = problems({"http": {"readTimeout": "soon"}}, release=NEWEST)
+    assert found.path == "http.readTimeout"
+    assert "expected a duration" in found.message
+
+
+# ---------------------------------------------------------------------------------------
+# The hardening of each release
+
+
+@pytest.mark.parametrize(
+    ("release", "username_claim", "metrics"),
+    [
+        ("2.1.6", None, {"users": [""]}),
+        ("2.1.10", None, {"users": [""]}),
+        ("2.1.11", "preferred_username", {"users": [""]}),
+        ("2.1.17", "preferred_username", {"users": [""]}),
+        ("2.1.18", "preferred_username", {"anonymousPolicy": ["read"]}),
+        ("2.1.20", "preferred_username", {"anonymousPolicy": ["read"]}),
+    ],
+)
+def test_hardening_for_each_release_and_the_merge_validates_for_it(
+    release: str, username_claim: str | None, metrics: dict[str, Any]
+) -> None:
+    zot = ZotRelease.parse(release)
+    assert anonymous_metrics(zot) == metrics
+    wanted = hardening(release)
+    assert wanted.username_claim == username_claim
+    assert wanted.access_control == {**POLICY, "metrics": metrics}
+    assert (wanted.external_url, wanted.issuer, wanted.credentials_file) == tuple(SETTINGS.values())
+    merged = merge_hardening(load(BEFORE), wanted)
+    provider = merged["http"]["auth"]["openid"]["providers"]["oidc"]
+    if username_claim is None:
+        assert "claimMapping" not in provider
+    else:
+        assert provider["claimMapping"] == {"username": username_claim}
+    assert merged["http"]["accessControl"]["metrics"] == metrics
+    validate(merged, source="config.json", release=zot.version)
+    assert problems(merged, release=zot.version) == []
+
+
+@pytest.mark.parametrize(
+    ("release", "refused_by", "path"),
+    [
+        ("2.1.6", (2, 1, 5), "http.auth.openid.providers.oidc.credentialsFile"),
+        ("2.1.11", (2, 1, 10), "http.auth.openid.providers.oidc.claimMapping"),
+        ("2.1.18", (2, 1, 17), "http.accessControl.metrics.anonymousPolicy"),
+    ],
+)
+def test_a_releases_hardening_is_refused_by_the_release_before_it(
+    release: str, refused_by: tuple[int, int, int], path: str
+) -> None:
+    merged = merge_hardening(load(BEFORE), hardening(release))
+    assert [problem.path for problem in problems(merged, release=refused_by)] == [path]
+
+
+def test_hardening_for_leaves_the_policy_it_was_given_alone() -> None:
+    policy = access_control_policy("ci", "ops")
+    snapshot = json.loads(json.dumps(policy))
+    wanted = hardening_for(ZotRelease.parse("2.1.20"), policy=policy, **SETTINGS)
+    assert policy == snapshot
+    wanted.access_control["repositories"]["**"]["anonymousPolicy"].append("create")
+    assert policy == snapshot
+
+
+@pytest.mark.parametrize("spelling", ["claimMapping", "claimmapping", "CLAIMMAPPING"])
+def test_merging_an_older_releases_hardening_removes_claim_mapping(spelling: str) -> None:
+    newer = merge_hardening(load(BEFORE), hardening("2.1.20"))
+    provider = newer["http"]["auth"]["openid"]["providers"]["oidc"]
+    provider[spelling] = provider.pop("claimMapping")
+    kept = json.loads(json.dumps(newer))
+    older = merge_hardening(newer, hardening("2.1.10"))
+    provider = older["http"]["auth"]["openid"]["providers"]["oidc"]
+    assert [key for key in provider if key.lower() == "claimmapping"] == []
+    assert older["http"]["accessControl"]["metrics"] == {"users": [""]}
+    assert newer == kept, "merge must not modify its input"
+    validate(older, release=(2, 1, 10))
+    assert render(merge_hardening(older, hardening("2.1.10"))) == render(older)
