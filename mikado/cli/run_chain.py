@@ -112,6 +112,7 @@ def _execute(plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool) -> 
     from mikado.engine.results import Outcome
     from mikado.engine.runner import Runner
     from mikado.engine.secrets import masked_output
+    from mikado.views.manual import manual_steps
     from mikado.views.progress import ConsoleProgress, action_logs, summary
     from mikado.views.status import COLOURS, marks_for_stream
 
@@ -137,7 +138,12 @@ def _execute(plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool) -> 
                 err=True,
             )
         for stem in result.stems(Outcome.MANUAL):
-            echo(f"mikado: {stem} has no action: do this by hand, then `mikado done {stem}`")
+            path = plan.docs.root / plan.docs.require(stem).path
+            steps = manual_steps(path)
+            echo(f"mikado: {stem} is done by hand ({path}){':' if steps else ''}")
+            for line in steps:
+                echo(f"  {line}" if line else "")
+            echo(f"mikado: then run `mikado done {stem}` and `mikado run {goal}` again")
         if result.interrupted:
             back = ", ".join(result.stems(Outcome.INTERRUPTED)) or "no card was running"
             echo(f"mikado: interrupted; back to active: {back}", err=True)
@@ -153,6 +159,6 @@ def _execute(plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool) -> 
             )
         elif progress.enabled or verbose:
             echo(summary(result))
-        elif result.exit_code == ExitCode.OK:
+        elif result.exit_code in (ExitCode.OK, ExitCode.MANUAL):
             echo(f"{goal}: {summary(result)}")
     return int(result.exit_code)

@@ -144,8 +144,16 @@ def plan_run(config: Config, goal: str, options: RunOptions) -> RunPlan:
         actions[name]
         for name in dict.fromkeys(c.action for c in cards if c.will is Will.RUN and c.action)
     ]
+    # Keys are checked for the cards that wait too (behind a manual card, say): a misspelt
+    # key shows on the first run, not after the operator's manual step. Only the running
+    # cards' values are resolved: a waiting card's secret may not exist yet.
+    checked = {
+        c.action: actions[c.action]
+        for c in cards
+        if c.will in (Will.RUN, Will.WAIT) and c.action is not None and c.action in actions
+    }.values()
     check_settings(
-        (d for action in running for d in action.declarations()),
+        (d for action in checked for d in action.declarations()),
         config.settings,
         source=config.source,
     )

@@ -168,7 +168,8 @@ def test_the_mikado_loop_end_to_end(tmp_path: Path) -> None:
     # Without an action the new leaf is manual work; give it one and the chain completes.
     manual = tree.mikado("run", "goal", "--yes")
     assert manual.returncode == 5
-    assert "do this by hand, then `mikado done create-ci-group`" in manual.stdout
+    assert "create-ci-group is done by hand (" in manual.stdout
+    assert "then run `mikado done create-ci-group` and `mikado run goal` again" in manual.stdout
     (tmp_path / "actions" / "create-ci-group.py").write_text(CREATES_GROUP)
     final = tree.mikado("run", "goal", "--yes")
     assert final.returncode == 0, final.stderr
