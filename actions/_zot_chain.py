@@ -1,13 +1,15 @@
-"""What the four zot-chain actions share: their settings (the keys of each table, read once,
-checked, with the defaults of CHAIN_CONFIG), the service clients built on the engine's HTTP
-client, and file writes that a dry run shows as a diff instead of making.
+"""What the zot-chain actions share: their settings (the keys of each table, read once,
+checked, with the defaults of docs/lab.md), the service clients built on the engine's HTTP
+client, the zot release in use, the operator's commands, and file writes that a dry run shows
+as a diff instead of making.
 """
 
 from __future__ import annotations
 
 import hashlib
 import stat
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,14 +19,17 @@ import httpx
 
 from mikado.edit.atomic import write_atomic
 from mikado.engine.settings import TableKeys
-from mikado.errors import ConfigError
+from mikado.errors import ConfigError, MikadoError
 from mikado.services import zot_config
 from mikado.services.authentik import AuthentikClient
 from mikado.services.forgejo import ForgejoClient
+from mikado.services.zot_release import ZotRelease
 
 REGISTER = "register-zot-oidc-client"
-WIRE = "wire-ci-registry-auth"
 ENFORCE = "enforce-tag-immutability"
+SWITCH = "switch-on-zot-auth"
+MINT = "mint-zot-ci-api-key"
+WIRE = "wire-ci-registry-auth"
 HARDEN = "harden-zot-registry"
 
 
@@ -40,6 +45,7 @@ TABLES: Mapping[str, TableKeys] = {
             "provider_name",
             "client_id",
             "client_secret",
+            "rotate_secret",
             "admins_group",
             "authorization_flow",
             "invalidation_flow",
@@ -56,10 +62,12 @@ TABLES: Mapping[str, TableKeys] = {
         required=("url", "config_file", "credentials_file", "ci_identity", "ci_group"),
         optional=(
             "external_url",
+            "version",
             "credentials_path",
-            "reload_command",
+            "credentials_deploy_command",
+            "credentials_check_command",
+            "restart_command",
             "admins_group",
-            "ci_api_key",
             "probe_repository",
             "live_timeout",
         ),
@@ -68,6 +76,9 @@ TABLES: Mapping[str, TableKeys] = {
         required=("repository_path", "skopeo_workflow", "dagger_workflow"),
         optional=("registry_host",),
     ),
+    # Its own table: the key exists only once the CI account has logged in to zot (the manual
+    # card mint-zot-ci-api-key), and the cards before that must not need it resolved.
+    "ci_credentials": TableKeys(required=("api_key",)),
 }
 
 
@@ -112,21 +123,24 @@ class _Table:
     def optional_text(self, key: str) -> str | None:
         return self.text(key) if self.has(key) else None
 
+    def flag(self, key: str) -> bool:
+        value = self._values.get(key, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"[{self.name}] {key} must be true or false")
+        return value
+
     def number(self, key: str, default: float) -> float:
         value = self._values.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ConfigError(f"[{self.name}] {key} must be a positive number of seconds")
         return float(value)
 
-    def argv(self, key: str) -> tuple[str, ...]:
+    def argv(self, key: str, example: str = '["systemctl", "restart", "zot"]') -> tuple[str, ...]:
         value = self._values.get(key)
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(
-                f"[{self.name}] {key} must be a list of strings, "
-                'e.g. ["systemctl", "reload", "zot"]'
-            )
+            raise ConfigError(f"[{self.name}] {key} must be a list of strings, e.g. {example}")
         return tuple(value)
 
     def url(self, key: str, default: str | None = None) -> str:
@@ -150,6 +164,7 @@ class AuthentikSettings:
     provider_name: str
     client_id: str
     client_secret: str | None
+    rotate_secret: bool  # may the configured secret replace the one Authentik holds
     admins_group: str
     authorization_flow: str
     invalidation_flow: str
@@ -172,6 +187,7 @@ def authentik_settings(ctx: Ctx) -> AuthentikSettings:
         provider_name=table.text("provider_name", "zot"),
         client_id=table.text("client_id", "zot"),
         client_secret=table.optional_text("client_secret"),
+        rotate_secret=table.flag("rotate_secret"),
         admins_group=table.text("admins_group", "admins"),
         authorization_flow=table.text(
             "authorization_flow", "default-provider-authorization-implicit-consent"
@@ -225,14 +241,16 @@ def forgejo_settings(ctx: Ctx) -> ForgejoSettings:
 class ZotSettings:
     url: str
     external_url: str
+    version: str | None  # the zot release; else asked of the running zot
     config_file: Path
     credentials_file: Path
     credentials_path: str  # as zot reads it (may be a path on the zot host)
-    reload_command: tuple[str, ...]
-    ci_identity: str
+    deploy_command: tuple[str, ...]  # copies credentials_file to credentials_path
+    check_command: tuple[str, ...]  # prints the sha256 of the copy zot reads
+    restart_command: tuple[str, ...]
+    ci_identity: str  # the CI service account's Authentik username
     ci_group: str
     admins_group: str
-    ci_api_key: str | None
     probe_repository: str
     live_timeout: float
 
@@ -247,17 +265,30 @@ def zot_settings(ctx: Ctx) -> ZotSettings:
     return ZotSettings(
         url=url,
         external_url=table.url("external_url", url),
+        version=table.optional_text("version"),
         config_file=_path(ctx, table.text("config_file")),
         credentials_file=credentials_file,
         credentials_path=table.text("credentials_path", str(credentials_file)),
-        reload_command=table.argv("reload_command"),
+        deploy_command=table.argv(
+            "credentials_deploy_command",
+            '["scp", "{source}", "zot-host:/etc/zot/oidc-credentials.json"]',
+        ),
+        check_command=table.argv(
+            "credentials_check_command",
+            '["ssh", "zot-host", "sha256sum", "/etc/zot/oidc-credentials.json"]',
+        ),
+        restart_command=table.argv("restart_command"),
         ci_identity=table.text("ci_identity"),
         ci_group=table.text("ci_group"),
         admins_group=table.text("admins_group", "admins"),
-        ci_api_key=table.optional_text("ci_api_key"),
         probe_repository=table.text("probe_repository", "mikado/probe"),
         live_timeout=table.number("live_timeout", 30),
     )
+
+
+def ci_api_key(ctx: Ctx) -> str:
+    """The CI account's zot API key ([ci_credentials] api_key, an env: or file: reference)."""
+    return _Table(ctx, "ci_credentials").text("api_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +317,50 @@ def authentik(ctx: Ctx, settings: AuthentikSettings) -> AuthentikClient:
 
 def forgejo(ctx: Ctx, settings: ForgejoSettings) -> ForgejoClient:
     return ForgejoClient(ctx.http, settings.url, settings.token)
+
+
+def zot_release(ctx: Ctx, zot: ZotSettings) -> ZotRelease:
+    """The zot release the configuration is written for: [zot] version, or the
+    ``releaseTag`` the running zot's mgmt extension reports (readable without credentials)."""
+    if zot.version is not None:
+        release = ZotRelease.parse(zot.version, where="[zot] version")
+    else:
+        url = f"{zot.url}/v2/_zot/ext/mgmt"
+        try:
+            answer = ctx.http.get(url)
+            tag = answer.json().get("releaseTag") if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            tag = None
+        if not isinstance(tag, str) or not tag.strip():
+            raise ConfigError(
+                f"cannot tell which zot release runs at {zot.url} (GET /v2/_zot/ext/mgmt gave "
+                "no releaseTag: the search extension is off, or zot is down); set [zot] version "
+                '= "2.1.20" (what `zot --version` prints)'
+            )
+        release = ZotRelease.parse(tag, where=f"the releaseTag of {url}")
+    release.require_supported()
+    return release
+
+
+def run_command(ctx: Ctx, argv: Sequence[str], what: str, timeout: float) -> str:
+    """Run one of the operator's commands (no shell); its output, or MikadoError naming the
+    command and the end of its output. Secrets in the output are masked by the engine."""
+    shown = " ".join(argv)
+    try:
+        done = subprocess.run(
+            list(argv),
+            cwd=ctx.base,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise MikadoError(f"the {what} `{shown}` did not run: {error}") from None
+    if done.returncode != 0:
+        output = " ".join((done.stderr or done.stdout).split())[-300:]
+        raise MikadoError(f"the {what} `{shown}` exited {done.returncode}: {output or 'no output'}")
+    return done.stdout
 
 
 def fingerprint(secret: str) -> str:

@@ -1,11 +1,12 @@
 """enforce-tag-immutability: the access policy zot will enforce, and a guard at each push.
 
-The policy is an output (``access_control``) that harden-zot-registry writes into zot's
+The policy is an output (``access_control``) that switch-on-zot-auth writes into zot's
 configuration: anonymous read, the CI group read + create (zot asks for ``update`` to move an
-existing tag, so CI can never overwrite one), admins everything, and ``/metrics`` open to
-anonymous scrapers. The guard, a block in each CI push script right before the push command,
-checks the very tag the push is about to use: a version tag that already exists fails the job
-with a readable message; commit-SHA tags skip it.
+existing tag, so CI can never overwrite one), admins everything. (The rule that keeps
+``/metrics`` open differs per zot release; switch-on-zot-auth adds it.) The guard, a block in
+each CI push script right before the push command, checks the very tag the push is about to
+use: a version tag that already exists fails the job with a readable message; commit-SHA tags
+skip it.
 """
 
 from __future__ import annotations
@@ -22,16 +23,9 @@ from mikado.services import zot_config
 SETTINGS = chain.settings_tables("zot", "ci")
 SUPPORTS_DRY_RUN = True
 
-# zot 2.1 opens /metrics under accessControl only to the users listed in metrics.users, and
-# an anonymous request has the user name "" (zot's MetricsAuthzHandler compares the request's
-# user name with that list), so [""] is what keeps Prometheus scraping without credentials.
-ANONYMOUS = ""
-
 
 def policy(zot: chain.ZotSettings) -> dict[str, Any]:
-    return zot_config.access_control_policy(
-        zot.ci_group, zot.admins_group, metrics_users=(ANONYMOUS,)
-    )
+    return zot_config.access_control_policy(zot.ci_group, zot.admins_group)
 
 
 def _edits(ctx: Any) -> list[tuple[Path, str, str]]:

@@ -1,61 +1,37 @@
-"""harden-zot-registry (the goal): switch zot's authentication on and prove what it does.
+"""harden-zot-registry (the goal): prove end to end what the chain built.
 
-``apply`` merges the hardening into zot's configuration (OIDC provider ``oidc`` with the
-issuer register-zot-oidc-client recorded, API keys, the access policy enforce-tag-immutability
-recorded, ``externalUrl``), keeping every other setting and the key order; validates it;
-writes it atomically; runs the reload command; waits until zot serves it; and then proves the
-behaviour, pushing as it must: anonymous catalog 200, anonymous push 401, a push of a fresh
-probe tag as the CI identity 201, overwriting that tag 403, metrics 200.
+With zot running its hardened configuration (switch-on-zot-auth) and CI holding its key
+(wire-ci-registry-auth), ``apply`` pushes as each kind of caller and checks zot's answers: the
+catalog and ``/metrics`` open without credentials, an anonymous push refused with 401, a push of
+a fresh probe tag with the CI account's API key accepted, and overwriting that tag refused with
+403 — tag immutability, enforced by zot itself.
 
 ``check`` and ``verify`` only read, so ``mikado run --recheck`` changes nothing anywhere: the
-configuration file holds the hardening, zot challenges for credentials while still answering
-the catalog and metrics anonymously, and the probe tag the last apply pushed is listed.
+catalog and metrics still answer anonymously, the key still authenticates, and the probe tag
+the last apply pushed is listed.
 """
 
 from __future__ import annotations
 
 import secrets
-import subprocess
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import _zot_chain as chain
 import httpx
 
-from mikado.errors import ConfigError, MikadoError, ServiceError
+from mikado.errors import MikadoError, ServiceError
 from mikado.services import zot_config
 from mikado.services._http import describe_request
 from mikado.services.oci import RegistryClient
 
-SETTINGS = chain.settings_tables("zot")
+SETTINGS = chain.settings_tables("zot", "ci_credentials")
 SUPPORTS_DRY_RUN = True
-_POLL = 0.25
 
 
-def _hardening(ctx: Any, zot: chain.ZotSettings) -> zot_config.ZotHardening:
-    return zot_config.ZotHardening(
-        external_url=zot.external_url,
-        issuer=ctx.outputs.read(chain.REGISTER, "issuer"),
-        credentials_file=zot.credentials_path,
-        access_control=ctx.outputs.read(chain.ENFORCE, "access_control"),
-    )
-
-
-def _load(zot: chain.ZotSettings) -> tuple[str, dict[str, Any]]:
-    text = chain.read_text(zot.config_file, "zot configuration")
-    try:
-        return text, zot_config.parse(text, source=str(zot.config_file))
-    except zot_config.ZotConfigError as error:
-        raise zot_config.ZotConfigError(
-            f"{error.message}; zot would not start with this file either: fix it, then run again",
-            path=error.path,
-            line=error.line,
-        ) from None
-
-
-def _metrics_path(document: dict[str, Any]) -> str | None:
+def _metrics_path(zot: chain.ZotSettings) -> str | None:
     """Where zot serves metrics, or None when the metrics extension is off."""
+    document = zot_config.parse(chain.read_text(zot.config_file, "zot configuration"))
     extensions = document.get("extensions")
     metrics = extensions.get("metrics") if isinstance(extensions, dict) else None
     if not isinstance(metrics, dict) or metrics.get("enable") in (False, "false"):
@@ -63,21 +39,6 @@ def _metrics_path(document: dict[str, Any]) -> str | None:
     prometheus = metrics.get("prometheus")
     path = prometheus.get("path") if isinstance(prometheus, dict) else None
     return path if isinstance(path, str) and path else "/metrics"
-
-
-def _not_challenging(ctx: Any, zot: chain.ZotSettings) -> str | None:
-    """``None`` when zot serves an authenticating configuration (``/v2/`` names the basic
-    realm); otherwise what it did instead, so a fault is never mistaken for old configuration."""
-    try:
-        answer: httpx.Response = ctx.http.get(f"{zot.url}/v2/")
-    except httpx.TransportError as error:
-        return f"GET {zot.url}/v2/ failed: {error or type(error).__name__} (is zot running?)"
-    challenge = answer.headers.get("www-authenticate", "")
-    if answer.status_code == 200 and challenge.lower().startswith("basic"):
-        return None
-    if answer.status_code != 200:
-        return f"GET {zot.url}/v2/ answered {answer.status_code}"
-    return "it still serves a configuration without authentication (no Basic challenge on /v2/)"
 
 
 def _anonymous_get(ctx: Any, url: str, what: str) -> None:
@@ -97,63 +58,17 @@ def _anonymous_get(ctx: Any, url: str, what: str) -> None:
         )
 
 
-def _anonymous_reads(ctx: Any, zot: chain.ZotSettings, document: dict[str, Any]) -> None:
+def _anonymous_reads(ctx: Any, zot: chain.ZotSettings) -> None:
     RegistryClient(ctx.http, zot.url).catalog(auth=None)
-    metrics = _metrics_path(document)
+    metrics = _metrics_path(zot)
     if metrics is None:
         ctx.log.warning("zot's metrics extension is off: /metrics not checked")
     else:
         _anonymous_get(ctx, f"{zot.url}{metrics}", "metrics")
 
 
-def _holds(ctx: Any) -> list[str]:
-    """What is not (yet) true of the hardened registry; read-only."""
-    zot = chain.zot_settings(ctx)
-    _, document = _load(zot)
-    problems = []
-    if zot_config.merge_hardening(document, _hardening(ctx, zot)) != document:
-        problems.append(f"{zot.config_file} lacks the hardening")
-    seen = _not_challenging(ctx, zot)
-    if seen is not None:
-        problems.append(f"zot at {zot.url} does not ask for credentials: {seen}")
-    return problems
-
-
-def _reload(ctx: Any, zot: chain.ZotSettings) -> None:
-    if not zot.reload_command:
-        return
-    command = " ".join(zot.reload_command)
-    try:
-        done = subprocess.run(
-            zot.reload_command,
-            cwd=ctx.base,
-            capture_output=True,
-            text=True,
-            timeout=zot.live_timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise MikadoError(f"the reload command `{command}` did not run: {error}") from None
-    if done.returncode != 0:
-        output = " ".join((done.stderr or done.stdout).split())[-300:]
-        raise MikadoError(
-            f"the reload command `{command}` exited {done.returncode}: {output or 'no output'}; "
-            "zot may still serve the old configuration"
-        )
-    ctx.log.info("ran %s", command)
-
-
-def _wait_live(ctx: Any, zot: chain.ZotSettings) -> None:
-    deadline = time.monotonic() + zot.live_timeout
-    while (seen := _not_challenging(ctx, zot)) is not None:
-        if time.monotonic() >= deadline or ctx.cancelled.is_set():
-            raise MikadoError(
-                f"zot at {zot.url} is not live with the new configuration "
-                f"{zot.live_timeout:g} s after {zot.config_file} was written: {seen}; check "
-                "zot's log (it refuses a configuration it cannot load, and exits when the "
-                "issuer is unreachable) and [zot] reload_command"
-            )
-        ctx.cancelled.wait(_POLL)
+def _credentials(ctx: Any) -> tuple[str, str]:
+    return ctx.outputs.read(chain.SWITCH, "ci_identity"), chain.ci_api_key(ctx)
 
 
 def _expect_refusal(status: int, attempt: str, push: Any) -> None:
@@ -166,21 +81,17 @@ def _expect_refusal(status: int, attempt: str, push: Any) -> None:
     raise MikadoError(f"zot accepted {attempt}; expected {status}: the policy is not in force")
 
 
-def _prove(ctx: Any, zot: chain.ZotSettings, document: dict[str, Any]) -> str:
+def _prove(ctx: Any, zot: chain.ZotSettings) -> str:
     """Push as each kind of caller and check zot's answers; returns the probe tag."""
-    if zot.ci_api_key is None:
-        raise ConfigError(
-            "[zot] ci_api_key is needed to prove that CI can push; see wire-ci-registry-auth"
-        )
     client = RegistryClient(ctx.http, zot.url)
-    ci = (zot.ci_identity, zot.ci_api_key)
+    ci = _credentials(ctx)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     tag = f"mikado-probe-{stamp}-{secrets.token_hex(3)}"
     name = zot.probe_repository
-    _anonymous_reads(ctx, zot, document)
+    _anonymous_reads(ctx, zot)
     _expect_refusal(401, "an anonymous push", lambda: client.push_image(name, tag, auth=None))
     client.push_image(name, tag, auth=ci)
-    ctx.log.info("pushed %s:%s as %s", name, tag, zot.ci_identity)
+    ctx.log.info("pushed %s:%s as %s", name, tag, ci[0])
     _expect_refusal(
         403,
         f"an overwrite of {name}:{tag}",
@@ -189,51 +100,36 @@ def _prove(ctx: Any, zot: chain.ZotSettings, document: dict[str, Any]) -> str:
     return tag
 
 
-def check(ctx: Any) -> bool:
-    if _holds(ctx):
-        return False
+def _probe_listed(ctx: Any, zot: chain.ZotSettings) -> bool:
     tag = ctx.outputs.get(ctx.stem, "probe_tag")
+    tags = RegistryClient(ctx.http, zot.url).tags(zot.probe_repository, auth=_credentials(ctx))
+    return isinstance(tag, str) and tag in tags
+
+
+def check(ctx: Any) -> bool:
     zot = chain.zot_settings(ctx)
-    return isinstance(tag, str) and tag in RegistryClient(ctx.http, zot.url).tags(
-        zot.probe_repository, auth=None
-    )
+    try:
+        _anonymous_reads(ctx, zot)
+    except ServiceError:
+        return False
+    return _probe_listed(ctx, zot)
 
 
 def apply(ctx: Any) -> dict[str, Any] | None:
     zot = chain.zot_settings(ctx)
-    before, document = _load(zot)
-    merged = zot_config.merge_hardening(document, _hardening(ctx, zot))
-    zot_config.validate(merged, source=str(zot.config_file))
-    after = zot_config.render(merged)
-    changed = merged != document and before != after
     if ctx.dry_run:
-        if changed:
-            print(zot_config.unified_diff(before, after, str(zot.config_file)), end="")
-        if changed and zot.reload_command:
-            print(f"run {' '.join(zot.reload_command)}")
         print(
-            f"then push {zot.probe_repository}:<fresh tag> anonymously (expect 401), as "
-            f"{zot.ci_identity} (201) and again (403)"
+            f"push {zot.probe_repository}:<fresh tag> anonymously (expect 401), with the CI "
+            "account's key (201) and again (403)"
         )
         return None
-    if changed:
-        zot_config.write_atomic(zot.config_file, after)
-        ctx.log.info("wrote %s", zot.config_file)
-    if changed or _not_challenging(ctx, zot) is not None:
-        _reload(ctx, zot)
-    _wait_live(ctx, zot)
-    return {"probe_tag": _prove(ctx, zot, merged)}
+    return {"probe_tag": _prove(ctx, zot)}
 
 
 def verify(ctx: Any) -> bool:
-    problems = _holds(ctx)
-    if problems:
-        raise MikadoError("; ".join(problems))
     zot = chain.zot_settings(ctx)
-    _, document = _load(zot)
-    _anonymous_reads(ctx, zot, document)
-    tag = ctx.outputs.get(ctx.stem, "probe_tag")
-    tags = RegistryClient(ctx.http, zot.url).tags(zot.probe_repository, auth=None)
-    if tag not in tags:
-        raise MikadoError(f"the probe tag {zot.probe_repository}:{tag} is not listed anonymously")
+    _anonymous_reads(ctx, zot)
+    if not _probe_listed(ctx, zot):
+        tag = ctx.outputs.get(ctx.stem, "probe_tag")
+        raise MikadoError(f"the probe tag {zot.probe_repository}:{tag} is not listed")
     return True

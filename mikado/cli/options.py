@@ -15,6 +15,7 @@ from mikado.errors import UsageError
 
 if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
     from mikado.config import Config
+    from mikado.lab.emulators.releases import LabVersions
     from mikado.model.chains import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,3 +105,22 @@ def read_plan(config: Config) -> Plan:
 
 def goal_stem(plan: Plan, goal: str) -> str:
     return str(plan.docs.require(goal).stem)
+
+
+LAB_VERSIONS_HELP = (
+    "With --lab: the releases the emulators imitate, e.g. authentik=2025.2,zot=2.1.17,forgejo=11 "
+    "(default: the newest of each: authentik 2025.2|2026.8, zot 2.1.10|2.1.17|2.1.20, "
+    "forgejo 11|16)."
+)
+
+
+def lab_versions(text: str | None) -> LabVersions | None:
+    """``--lab-versions`` parsed, or None when not given; a usage error names the problem."""
+    if text is None:
+        return None
+    from mikado.lab.emulators.releases import LabVersions
+
+    try:
+        return LabVersions.parse(text)
+    except ValueError as error:
+        raise UsageError(f"--lab-versions: {error}") from None

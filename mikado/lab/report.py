@@ -34,7 +34,7 @@ def _field(request: RecordedRequest, name: str) -> str | None:
 
 
 def authentik_changes(lab: Lab) -> list[str]:
-    groups = {str(g["pk"]): str(g["name"]) for g in lab.authentik.objects("groups")}
+    groups = {str(g["pk"]): str(g["name"]) for g in lab.authentik.stored("groups")}
     lines = []
     for request in _writes(lab.authentik.requests):
         if not _succeeded(request):
@@ -47,6 +47,8 @@ def authentik_changes(lab: Lab) -> list[str]:
             what = f"OAuth2/OIDC provider {name!r}" if name else "OAuth2/OIDC provider"
             if created and _field(request, "client_id"):
                 what += f" (client id {_field(request, 'client_id')})"
+            elif request.method == "PATCH" and isinstance(request.json, dict):
+                what += f": {', '.join(request.json)}"  # the field names, never the values
             lines.append(f"{verb} {what}")
         elif path.startswith("core/applications/"):
             slug = _field(request, "slug")
@@ -78,9 +80,10 @@ def forgejo_changes(lab: Lab) -> list[str]:
 
 def zot_changes(lab: Lab) -> list[str]:
     lines = []
-    reloads = lab.zot.config_loads - 1  # the first load is the emulator starting
-    if reloads > 0:
-        config = lab.zot.config
+    zot = lab.zot
+    restarts = zot.starts - 1  # the first start is the lab's
+    if restarts > 0:
+        config = zot.config
         now = []
         if config.openid_issuer:
             now.append(f"OpenID login via {config.openid_issuer}")
@@ -88,12 +91,16 @@ def zot_changes(lab: Lab) -> list[str]:
             now.append("API keys")
         if config.access_control is not None:
             now.append("access control")
-        times = "once" if reloads == 1 else f"{reloads} times"
-        lines.append(
-            f"reloaded its configuration {times}; it now has " + (", ".join(now) or "no auth")
-        )
-    if lab.zot.config_error:
-        lines.append(f"refused its latest configuration: {lab.zot.config_error}")
+        times = "once" if restarts == 1 else f"{restarts} times"
+        lines.append(f"restarted {times}; it now has " + (", ".join(now) or "no auth"))
+    if not zot.running and zot.start_error:
+        lines.append(f"is down: it refused to start ({zot.start_error})")
+    if zot.config_error:
+        lines.append(f"refused a reload of its configuration: {zot.config_error}")
+    keys = [r for r in zot.requests if r.method == "POST" and r.path == "/zot/auth/apikey"]
+    for request in keys:
+        if _succeeded(request):
+            lines.append("created an API key for a logged-in user")
     for request in lab.zot.requests:
         matched = _ZOT_MANIFEST.fullmatch(request.path)
         if request.method != "PUT" or matched is None:

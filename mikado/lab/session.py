@@ -2,6 +2,8 @@
 
 The chain itself runs through the normal engine (the caller passes it in as `run_chain`), on
 the workspace's configuration, with the lab's secrets in the environment only while it runs.
+When the run stops at the chain's manual card, the lab does that step as the operator would
+(:mod:`mikado.lab.manual`), completes the card and runs the chain on.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from mikado.config import Config, load_config
-from mikado.errors import MikadoError
+from mikado.errors import ExitCode, MikadoError
+from mikado.lab.emulators.releases import LabVersions
 from mikado.lab.report import infra_changes, service_changes
 from mikado.lab.services import Lab, open_lab
 from mikado.lab.workspace import (
@@ -25,6 +28,7 @@ from mikado.lab.workspace import (
     FORGEJO_REPOSITORY,
     FORGEJO_TOKEN_VARIABLE,
     PROBE_REPOSITORY,
+    LabSecrets,
 )
 
 Echo = Callable[[str], None]
@@ -64,12 +68,24 @@ def _workspace_root(workspace: Path | None) -> tuple[Path, bool]:
 
 
 def service_lines(lab: Lab) -> list[str]:
-    return [
-        f"  Authentik  {lab.authentik.url}  (API {lab.authentik.api_url}/)",
-        f"  Forgejo    {lab.forgejo.url}  (API {lab.forgejo.api_url}/, repository "
-        f"{FORGEJO_REPOSITORY})",
-        f"  zot        {lab.zot.url}  (registry {lab.zot.host})",
+    versions = lab.versions
+    lines = [
+        f"  Authentik {versions.authentik:<7} {lab.authentik.url}  (API {lab.authentik.api_url}/)",
+        f"  Forgejo {versions.forgejo:<9} {lab.forgejo.url}  (API {lab.forgejo.api_url}/, "
+        f"repository {FORGEJO_REPOSITORY})",
+        f"  zot {versions.zot:<13} {lab.zot.url}  (registry {lab.zot.host})",
     ]
+    emulators = (lab.authentik, lab.forgejo, lab.zot)
+    if all(emulator.validates_requests for emulator in emulators):
+        lines.append("  Every request is checked against the schema of the release imitated.")
+    else:  # only when a caller of open_lab asked for it; the commands never do
+        lines.append("  Request checks are off: requests are not held to the services' schemas.")
+    if not lab.zot.running:
+        lines.append(
+            f"  zot is down: it refused to start ({lab.zot.start_error}). The chain restarts "
+            "it; `--recheck` also repairs the files the chain wrote."
+        )
+    return lines
 
 
 def run_in_lab(
@@ -78,32 +94,32 @@ def run_in_lab(
     workspace: Path | None,
     *,
     dry_run: bool,
+    versions: LabVersions | None,
     run_chain: Callable[[Config], int],
     echo: Echo,
 ) -> int:
-    """Open the lab, run the chain in it with `run_chain`, then tell what changed."""
+    """Open the lab, run the chain in it with `run_chain` (doing its manual card on the way),
+    then tell what changed."""
     root, temporary = _workspace_root(workspace)
     docs, actions = lab_sources(source)
     try:
         note = " (a throw-away copy for the plan)" if dry_run and temporary else ""
         echo(f"Lab workspace: {root}{note}")
-        with open_lab(root, docs=docs, actions=actions) as lab:
+        with open_lab(root, docs=docs, actions=actions, versions=versions) as lab:
             if lab.ports_moved:
                 echo("The recorded ports were taken; the services moved and mikado.toml follows.")
             echo("Emulated services on this machine (nothing real is touched):")
             for line in service_lines(lab):
                 echo(line)
             config = load_config(config_file=lab.workspace.config_file)
-            if not dry_run and _has_open_cards(config, goal):
-                # so card timings are the chain's, not a validator loading on the first write
-                lab.authentik.warm_up()
             with lab_environment(lab.secrets.environment()):
                 code = run_chain(config)
             if dry_run:
                 return code
+            if code == ExitCode.MANUAL and _mint_is_ready(config, goal):
+                code = _mint_and_continue(lab, config, run_chain, echo)
             echo("")
-            changes = service_changes(lab)
-            for line in changes:
+            for line in service_changes(lab):
                 echo(line)
             for line in infra_changes(lab.workspace):
                 echo(line)
@@ -115,16 +131,39 @@ def run_in_lab(
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _has_open_cards(config: Config, goal: str) -> bool:
-    """Whether the chain has work to do; a chain that cannot be read is left to the run."""
-    from mikado.model.chains import Plan
+def _mint_is_ready(config: Config, goal: str) -> bool:
+    """Whether the run stopped at the chain's manual card, ready to be done."""
+    from mikado.lab.manual import MINT_CARD
+    from mikado.model.chains import Plan, State
     from mikado.tree.loader import load_docs
 
     try:
-        plan = Plan(load_docs(config, strict_graph=True), run_live=False)
-        return any(card.is_open for card in plan.chain(goal).cards)
+        chain = Plan(load_docs(config, strict_graph=True), run_live=False).chain(goal)
     except (MikadoError, KeyError):
-        return True
+        return False
+    if not any(card.stem == MINT_CARD for card in chain.cards):
+        return False
+    return chain.state(MINT_CARD) in (State.READY, State.FAILED)
+
+
+def _mint_and_continue(
+    lab: Lab, config: Config, run_chain: Callable[[Config], int], echo: Echo
+) -> int:
+    from datetime import date
+
+    from mikado.engine.by_hand import complete_by_hand
+    from mikado.lab.manual import MINT_CARD, mint_ci_api_key
+
+    echo("")
+    echo(f"{MINT_CARD} is work done by hand; the lab does it as an operator would:")
+    mint_ci_api_key(lab, echo)
+    complete_by_hand(config, MINT_CARD, date.today())
+    echo(f"  5. mikado done {MINT_CARD}")
+    echo("The chain goes on:")
+    state = lab.workspace.read_state()
+    secrets: LabSecrets = state.secrets if state else lab.secrets
+    with lab_environment(secrets.environment()):
+        return run_chain(config)
 
 
 def usage_lines(lab: Lab) -> list[str]:
@@ -141,7 +180,7 @@ def usage_lines(lab: Lab) -> list[str]:
         f"Tokens (not shown) are in {state}; load them into this shell with:",
         f"  export {AUTHENTIK_TOKEN_VARIABLE}=$({read} {state} authentik_token)",
         f"  export {FORGEJO_TOKEN_VARIABLE}=$({read} {state} forgejo_token)",
-        f"  export {CI_API_KEY_VARIABLE}=$({read} {state} ci_api_key)",
+        f"  export {CI_API_KEY_VARIABLE}=$({read} {state} ci_api_key)   # once minted",
         "Then, for example:",
         f"  curl -s {zot.url}/v2/_catalog",
         f'  curl -s -H "Authorization: Bearer ${AUTHENTIK_TOKEN_VARIABLE}" '
@@ -153,7 +192,9 @@ def usage_lines(lab: Lab) -> list[str]:
         f'--dest-creds "{CI_IDENTITY}:${CI_API_KEY_VARIABLE}" '
         f"oci-archive:image.tar docker://{zot.host}/infra/app:v1.0.0",
         f"  cd {workspace.root} && mikado run harden-zot-registry   # the chain, with the exports",
-        f"zot follows {workspace.zot_config}: edit it and the next request sees the change.",
+        f"zot reloads {workspace.zot_config} when the file itself is written (access control "
+        "only); switching authentication on takes a restart: "
+        f"python -m mikado.lab.control restart zot --workspace {workspace.root}",
     ]
 
 
@@ -161,6 +202,7 @@ def serve_lab(
     source: Config,
     workspace: Path | None,
     *,
+    versions: LabVersions | None = None,
     echo: Echo,
     stop: threading.Event | None = None,
 ) -> int:
@@ -168,7 +210,7 @@ def serve_lab(
     root, _ = _workspace_root(workspace)
     docs, actions = lab_sources(source)
     stop = stop or threading.Event()
-    with open_lab(root, docs=docs, actions=actions) as lab:
+    with open_lab(root, docs=docs, actions=actions, versions=versions) as lab:
         echo(f"Lab workspace: {root}")
         echo("Emulated services (Ctrl-C stops them; their state stays in the workspace):")
         for line in service_lines(lab):

@@ -6,7 +6,8 @@ WORKSPACE/
   cards/             a copy of the configured docs (the repository's own are never touched)
   actions/           a copy of the configured actions
   infra/             the infrastructure repository an operator would bring (git, one commit)
-  lab/lab.json       ports and tokens of the lab (0600); with the emulator state files beside it
+  lab/lab.json       ports, tokens and releases of the lab (0600); emulator state files beside it
+  lab/zot-host/      what the zot host holds: the OIDC credentials file zot reads
 ```
 
 Laying out is idempotent and piecewise: a part already there is kept as it is, so a run
@@ -21,14 +22,16 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mikado.edit.atomic import write_atomic
 from mikado.errors import MikadoError
+from mikado.lab.emulators.releases import LabVersions
 
-LAB_STATE_VERSION = 1
+LAB_STATE_VERSION = 2
 
 ADMINS_GROUP = "admins"
 FORGEJO_REPOSITORY = "ops/infra"
@@ -54,11 +57,13 @@ class LabError(MikadoError):
 
 @dataclass(frozen=True, slots=True)
 class ServicePorts:
-    """Where the three emulators listen on 127.0.0.1 (0: any free port)."""
+    """Where the three emulators and the lab's control endpoint listen on 127.0.0.1 (0: any
+    free port)."""
 
     authentik: int = 0
     forgejo: int = 0
     zot: int = 0
+    control: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,38 +80,62 @@ class ServiceUrls:
 
 @dataclass(frozen=True, slots=True)
 class LabSecrets:
-    """What an operator brings: the admin tokens and the CI account's zot API key."""
+    """What an operator brings — the admin tokens, the CI service account's password — and
+    the CI account's zot API key once it was minted (by hand: mint-zot-ci-api-key)."""
 
     authentik_token: str
     forgejo_token: str
-    ci_api_key: str
+    ci_password: str
+    control_token: str
+    ci_api_key: str | None = None
 
     @classmethod
     def generate(cls) -> LabSecrets:
         return cls(
             authentik_token=secrets.token_urlsafe(32),
             forgejo_token=secrets.token_hex(20),  # Forgejo's PATs are 40 hex digits
-            ci_api_key="zak_" + secrets.token_hex(16),  # zot's API keys carry this prefix
+            ci_password=secrets.token_urlsafe(18),
+            control_token=secrets.token_urlsafe(24),
         )
 
     def environment(self) -> dict[str, str]:
         """The variables the lab configuration's `env:` references name."""
-        return {
+        variables = {
             AUTHENTIK_TOKEN_VARIABLE: self.authentik_token,
             FORGEJO_TOKEN_VARIABLE: self.forgejo_token,
-            CI_API_KEY_VARIABLE: self.ci_api_key,
         }
+        if self.ci_api_key is not None:
+            variables[CI_API_KEY_VARIABLE] = self.ci_api_key
+        return variables
 
     def values(self) -> tuple[str, ...]:
-        return (self.authentik_token, self.forgejo_token, self.ci_api_key)
+        found = (
+            self.authentik_token,
+            self.forgejo_token,
+            self.ci_password,
+            self.control_token,
+            self.ci_api_key,
+        )
+        return tuple(value for value in found if value)
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "authentik_token": self.authentik_token,
+            "forgejo_token": self.forgejo_token,
+            "ci_password": self.ci_password,
+            "control_token": self.control_token,
+            "ci_api_key": self.ci_api_key,
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class LabState:
-    """The lab's own record (lab/lab.json): ports to listen on again and the tokens issued."""
+    """The lab's own record (lab/lab.json): ports to listen on again, the tokens issued and
+    the releases the emulators imitate."""
 
     ports: ServicePorts
     secrets: LabSecrets
+    versions: LabVersions = field(default_factory=LabVersions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +167,11 @@ class Workspace:
         return self.infra / CREDENTIALS_FILE
 
     @property
+    def zot_host_credentials(self) -> Path:
+        """Where the lab's zot reads its OIDC credentials: the copy on "the zot host"."""
+        return self.lab_dir / "zot-host" / "oidc-credentials.json"
+
+    @property
     def lab_dir(self) -> Path:
         return self.root / "lab"
 
@@ -151,7 +185,8 @@ class Workspace:
     # lab state -------------------------------------------------------------------------------
 
     def read_state(self) -> LabState | None:
-        """The recorded ports and tokens, or None for a workspace the lab has not set up."""
+        """The recorded ports, tokens and releases, or None for a workspace the lab has not
+        set up."""
         try:
             document = json.loads(self.state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -163,22 +198,25 @@ class Workspace:
         try:
             if document["version"] != LAB_STATE_VERSION:
                 raise LabError(
-                    f"unsupported lab state version {document['version']!r}",
+                    f"lab state version {document['version']!r} is of another mikado; use a "
+                    "new workspace",
                     path=str(self.state_file),
                 )
             ports = document["ports"]
             tokens = document["secrets"]
             return LabState(
                 ports=ServicePorts(
-                    authentik=int(ports["authentik"]),
-                    forgejo=int(ports["forgejo"]),
-                    zot=int(ports["zot"]),
+                    **{name: int(ports[name]) for name in ("authentik", "forgejo", "zot")},
+                    control=int(ports.get("control", 0)),
                 ),
                 secrets=LabSecrets(
                     authentik_token=str(tokens["authentik_token"]),
                     forgejo_token=str(tokens["forgejo_token"]),
-                    ci_api_key=str(tokens["ci_api_key"]),
+                    ci_password=str(tokens["ci_password"]),
+                    control_token=str(tokens["control_token"]),
+                    ci_api_key=str(tokens["ci_api_key"]) if tokens.get("ci_api_key") else None,
                 ),
+                versions=LabVersions(**document["releases"]),
             )
         except (KeyError, TypeError, ValueError):
             raise LabError("the lab state is damaged", path=str(self.state_file)) from None
@@ -191,12 +229,10 @@ class Workspace:
                 "authentik": state.ports.authentik,
                 "forgejo": state.ports.forgejo,
                 "zot": state.ports.zot,
+                "control": state.ports.control,
             },
-            "secrets": {
-                "authentik_token": state.secrets.authentik_token,
-                "forgejo_token": state.secrets.forgejo_token,
-                "ci_api_key": state.secrets.ci_api_key,
-            },
+            "secrets": state.secrets.as_json(),
+            "releases": state.versions.as_json(),
         }
         self.lab_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.lab_dir, 0o700)
@@ -220,7 +256,7 @@ def lay_out(
             _copy_tree(source, target)
     if not (workspace.infra / ".git").is_dir():
         create_infra_repository(workspace.infra, registry_host=urls.zot_host)
-    text = lab_config(urls)
+    text = lab_config(urls, workspace)
     current = None
     if workspace.config_file.exists():
         current = workspace.config_file.read_text(encoding="utf-8")
@@ -282,14 +318,22 @@ def relocate(workspace: Workspace, old: ServicePorts, new: ServicePorts) -> list
 # configuration -------------------------------------------------------------------------------
 
 
-def lab_config(urls: ServiceUrls) -> str:
+def lab_config(urls: ServiceUrls, workspace: Workspace) -> str:
     """mikado.toml for the lab, shaped as a real installation's (docs/lab.md shows one)."""
+    python = sys.executable
+    control = [python, "-m", "mikado.lab.control", "restart", "zot"]
+    restart = json.dumps([*control, "--workspace", str(workspace.root)])
+    host_copy = str(workspace.zot_host_credentials)
+    deploy = json.dumps(["install", "-D", "-m", "600", "{source}", host_copy])
+    check = json.dumps(["sha256sum", host_copy])
     return f"""\
 # Written by `mikado run --lab`: every service below is a local emulator of the lab.
 # Secrets are never written here; the lab puts them in the run's environment.
 [mikado]
 docs = "cards"
 actions = "actions"
+# mint-zot-ci-api-key is manual by design: the CI account's first login takes a person.
+ignore = ["action-missing:zot/mint-zot-ci-api-key.md"]
 
 [authentik]
 url = "{urls.authentik}"
@@ -298,7 +342,7 @@ application_slug = "zot"
 application_name = "Zot"
 provider_name = "zot"
 client_id = "zot"
-# no client_secret: the action generates one and keeps it only in the credentials file
+# no client_secret: Authentik's (or, for a new provider, a generated one) goes to zot's file
 admins_group = "{ADMINS_GROUP}"
 authorization_flow = "default-provider-authorization-implicit-consent"
 invalidation_flow = "default-provider-invalidation-flow"
@@ -315,11 +359,14 @@ url = "{urls.zot}"
 external_url = "{urls.zot}"
 config_file = "infra/{ZOT_CONFIG}"
 credentials_file = "infra/{CREDENTIALS_FILE}"
-# no reload_command: the lab's zot follows its configuration file by itself
+# "The zot host" of the lab is a folder of the workspace; a real one is reached by scp/ssh.
+credentials_path = "{host_copy}"
+credentials_deploy_command = {deploy}
+credentials_check_command = {check}
+restart_command = {restart}
 ci_identity = "{CI_IDENTITY}"
 ci_group = "{CI_GROUP}"
 admins_group = "{ADMINS_GROUP}"
-ci_api_key = "env:{CI_API_KEY_VARIABLE}"
 probe_repository = "{PROBE_REPOSITORY}"
 live_timeout = 30
 
@@ -328,6 +375,9 @@ repository_path = "infra"
 skopeo_workflow = "{SKOPEO_WORKFLOW}"
 dagger_workflow = "{DAGGER_WORKFLOW}"
 registry_host = "{urls.zot_host}"
+
+[ci_credentials]
+api_key = "env:{CI_API_KEY_VARIABLE}"   # minted by hand: the card mint-zot-ci-api-key
 """
 
 

@@ -1,20 +1,28 @@
 """The shipped zot chain against the three emulators: a workspace with a mikado.toml shaped as
-CHAIN_CONFIG says, the repository's own cards and actions, and an infrastructure git
-repository holding zot's pre-hardening configuration and two CI workflows.
+docs/lab.md shows, the repository's own cards and actions, and an infrastructure git
+repository holding zot's pre-hardening configuration and two CI workflows. What an operator
+brings is provisioned: an Authentik superuser's token, the `admins` group, the CI service
+account with a password in its group, a Forgejo repository and token, and a way to restart
+zot (the lab's control endpoint, reached by `python -m mikado.lab.control`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from mikado.lab.control import ControlServer
 from mikado.lab.emulators import AuthentikEmulator, ForgejoEmulator, ZotEmulator
+from mikado.lab.manual import mint_api_key
+from mikado.lab.services import restarter
 from tests.chain_fixtures import Tree, disposable
 
 WORKTREE = Path(__file__).resolve().parents[2]
@@ -22,7 +30,8 @@ BEFORE_CONFIG = WORKTREE / "tests" / "services" / "data" / "zot-config.before.js
 
 AUTHENTIK_TOKEN = "ak-admin-token-0123456789"
 FORGEJO_TOKEN = "forgejo-pat-0123456789abcdef"
-CI_API_KEY = "zak_0123456789abcdef0123456789abcdef"
+CI_PASSWORD = "ci-bot-password-4711"
+CONTROL_TOKEN = "lab-control-token-0815"
 CI_IDENTITY = "ci-bot"
 CI_GROUP = "artifact-workloads"
 REPOSITORY = "ops/infra"
@@ -83,6 +92,21 @@ class ChainLab:
     forgejo: ForgejoEmulator
     zot: ZotEmulator
     env: dict[str, str] = field(default_factory=dict)
+    sentinel_key: str | None = None  # the CI key the secret tests recognise, when set
+
+    def mint(self, key: str | None = None) -> str:
+        """The manual card, done as an operator does it: the CI account's first login and its
+        API key, handed to mikado through the environment, then `mikado done`. A ``key``
+        given is taken as the one zot issued instead (a recognisable value for the secret
+        tests); zot knows it as the CI account's."""
+        if key is None:
+            key = mint_api_key(self.zot.url, CI_IDENTITY, CI_PASSWORD)
+        else:
+            self.zot.add_api_key(CI_IDENTITY, key, [CI_GROUP])
+        self.env["ZOT_CI_API_KEY"] = key
+        done = self.tree.mikado("done", "mint-zot-ci-api-key")
+        assert done.returncode == 0, done.stderr
+        return key
 
     @property
     def config_file(self) -> Path:
@@ -148,10 +172,12 @@ def write_infra(root: Path, registry_host: str) -> Path:
     return infra
 
 
-def write_workspace(root: Path, lab: Mapping[str, str], *, ci_api_key: bool = True) -> Tree:
-    """mikado.toml (CHAIN_CONFIG's shape, every secret as env:) and the shipped cards."""
+def write_workspace(root: Path, lab: Mapping[str, str]) -> Tree:
+    """mikado.toml (the shape docs/lab.md shows, every secret as env:) and the shipped cards."""
     shutil.copytree(WORKTREE / "cards", root / "cards")
-    key_line = 'ci_api_key = "env:ZOT_CI_API_KEY"\n' if ci_api_key else ""
+    restart = json.dumps(
+        [sys.executable, "-m", "mikado.lab.control", "restart", "zot", "--workspace", str(root)]
+    )
     (root / "mikado.toml").write_text(
         f"""\
 [mikado]
@@ -174,43 +200,75 @@ config_file = "infra/zot/config.json"
 credentials_file = "infra/zot/oidc-credentials.json"
 ci_identity = "{CI_IDENTITY}"
 ci_group = "{CI_GROUP}"
-{key_line}live_timeout = 10
+restart_command = {restart}
+live_timeout = 10
 
 [ci]
 repository_path = "infra"
 skopeo_workflow = ".forgejo/workflows/build-container-nix.yaml"
 dagger_workflow = ".forgejo/workflows/build-container.yaml"
+
+[ci_credentials]
+api_key = "env:ZOT_CI_API_KEY"
 """
     )
     return Tree(root)
 
 
-@pytest.fixture
-def chain_lab(tmp_path: Path) -> Iterator[ChainLab]:
+def control_state(root: Path, port: int) -> None:
+    """What `python -m mikado.lab.control` reads to reach the test's restart endpoint."""
+    (root / "lab").mkdir(exist_ok=True)
+    state = {"ports": {"control": port}, "secrets": {"control_token": CONTROL_TOKEN}}
+    (root / "lab" / "lab.json").write_text(json.dumps(state))
+
+
+@contextlib.contextmanager
+def chain_lab_in(
+    root: Path,
+    *,
+    authentik_token: str = AUTHENTIK_TOKEN,
+    forgejo_token: str = FORGEJO_TOKEN,
+    validate_requests: bool = True,
+) -> Iterator[ChainLab]:
+    """The emulators as an operator's services are before the chain (see the module's
+    docstring), an infrastructure repository and a workspace under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
     with (
-        AuthentikEmulator(token=AUTHENTIK_TOKEN, validate_requests=True) as authentik,
-        ForgejoEmulator(token=FORGEJO_TOKEN, repos=[REPOSITORY], validate_requests=True) as forgejo,
+        AuthentikEmulator(token=authentik_token, validate_requests=validate_requests) as authentik,
+        ForgejoEmulator(
+            token=forgejo_token, repos=[REPOSITORY], validate_requests=validate_requests
+        ) as forgejo,
     ):
         authentik.add_group("admins")
+        authentik.add_user(
+            CI_IDENTITY, groups=[CI_GROUP], password=CI_PASSWORD, service_account=True
+        )
         # zot starts on the pre-hardening file; its port must exist before the file names it,
         # so the emulator starts first with the file written just after.
-        zot = ZotEmulator(validate_requests=True)
+        zot = ZotEmulator(validate_requests=validate_requests)
+        zot.start()
+        infra = write_infra(root, zot.host)
+        zot.stop()
+        zot = ZotEmulator(
+            config_file=infra / "zot" / "config.json",
+            port=zot.port,
+            validate_requests=validate_requests,
+        )
+        control = ControlServer(CONTROL_TOKEN, restarter(zot))
+        control.start()
         zot.start()
         try:
-            infra = write_infra(tmp_path, zot.host)
-            zot.stop()
-            zot = ZotEmulator(
-                config_file=infra / "zot" / "config.json", port=zot.port, validate_requests=True
-            )
-            zot.start()
-            zot.add_api_key(CI_IDENTITY, CI_API_KEY, [CI_GROUP])
+            control_state(root, control.port)
             urls = {"authentik": authentik.url, "forgejo": forgejo.url, "zot": zot.url}
-            tree = write_workspace(tmp_path, urls)
-            env = {
-                "AUTHENTIK_TOKEN": AUTHENTIK_TOKEN,
-                "FORGEJO_TOKEN": FORGEJO_TOKEN,
-                "ZOT_CI_API_KEY": CI_API_KEY,
-            }
+            tree = write_workspace(root, urls)
+            env = {"AUTHENTIK_TOKEN": authentik_token, "FORGEJO_TOKEN": forgejo_token}
             yield ChainLab(tree, infra, authentik, forgejo, zot, env)
         finally:
             zot.stop()
+            control.stop()
+
+
+@pytest.fixture
+def chain_lab(tmp_path: Path) -> Iterator[ChainLab]:
+    with chain_lab_in(tmp_path) as lab:
+        yield lab

@@ -51,19 +51,25 @@ def test_shipped_chain_status_json_matches_the_spec() -> None:
         "title": "Harden Zot Registry",
         "branch": None,
         "done": 0,
-        "total": 4,
+        "total": 6,
     }
-    leaves = ["enforce-tag-immutability", "register-zot-oidc-client", "wire-ci-registry-auth"]
+    leaves = ["enforce-tag-immutability", "register-zot-oidc-client"]
     assert chain["ready"] == leaves
     assert chain["failed"] == [] and chain["blocked"] == []
-    assert [c["stem"] for c in chain["cards"]] == [*leaves, "harden-zot-registry"]
+    assert [c["stem"] for c in chain["cards"]] == [
+        *leaves,
+        "switch-on-zot-auth",
+        "mint-zot-ci-api-key",
+        "wire-ci-registry-auth",
+        "harden-zot-registry",
+    ]
     first = chain["cards"][0]
     assert set(first) == {"stem", "title", "path", "status", "requires", "state"}
     assert first["path"] == "zot/enforce-tag-immutability.md"
     assert (first["status"], first["requires"], first["state"]) == ("active", [], "ready")
     assert chain["cards"][-1]["requires"] == [
-        "register-zot-oidc-client",
         "wire-ci-registry-auth",
+        "switch-on-zot-auth",
         "enforce-tag-immutability",
     ]
 

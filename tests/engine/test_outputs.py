@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mikado.engine.outputs import OutputStore, Outputs
+from mikado.engine.outputs import Outputs, OutputStore
 from mikado.engine.secrets import Masker
 
 

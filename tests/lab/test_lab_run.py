@@ -27,8 +27,14 @@ from mikado.tree.frontmatter import parse_block, split_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 GOAL = "harden-zot-registry"
-CHAIN = ("enforce-tag-immutability", "harden-zot-registry", "register-zot-oidc-client")
-CHAIN += ("wire-ci-registry-auth",)
+CHAIN = (
+    "register-zot-oidc-client",
+    "enforce-tag-immutability",
+    "switch-on-zot-auth",
+    "mint-zot-ci-api-key",
+    "wire-ci-registry-auth",
+    "harden-zot-registry",
+)
 LAB_RUN_DEADLINE = 60.0
 
 
@@ -116,9 +122,20 @@ def test_main_job_completes_the_chain(lab_run: LabRun) -> None:
     assert lab_run.result.returncode == 0, _explain(lab_run.result)
     out = lab_run.result.stdout
     assert f"Lab workspace: {lab_run.workspace}" in out
+    # the plain install the README's main job makes validates too (issue 13, failure 8)
+    assert "Every request is checked against the schema of the release imitated." in out
     assert "created OAuth2/OIDC provider 'zot'" in out
     assert "created application 'zot'" in out
     assert "bound group 'admins' to the application" in out
+    assert "bound group 'artifact-workloads' to the application" in out
+    # the run stops at the manual card with its steps; the lab does them, visibly
+    assert "mint-zot-ci-api-key is done by hand" in out
+    assert "the lab does it as an operator would:" in out
+    assert "log in at Authentik's login page as ci-bot (password not shown)" in out
+    assert "5. mikado done mint-zot-ci-api-key" in out
+    assert out.index("done by hand") < out.index("The chain goes on:")
+    assert "restarted once; it now has OpenID login via" in out
+    assert "created an API key for a logged-in user" in out
     assert "Actions secret ZOT_CI_API_KEY on ops/infra" in out
     assert "zot/config.json" in out and f"git -C {lab_run.workspace / 'infra'} diff" in out
 
@@ -144,7 +161,7 @@ def test_status_in_the_workspace_shows_the_chain_done(lab_run: LabRun) -> None:
     )
     assert status.returncode == 0, status.stderr
     (chain,) = json.loads(status.stdout)["chains"]
-    assert (chain["done"], chain["total"]) == (4, 4)
+    assert (chain["done"], chain["total"]) == (len(CHAIN), len(CHAIN))
 
 
 def test_zot_config_is_hardened(lab_run: LabRun) -> None:
@@ -154,9 +171,14 @@ def test_zot_config_is_hardened(lab_run: LabRun) -> None:
     oidc = http["auth"]["openid"]["providers"]["oidc"]
     authentik_url = f"http://127.0.0.1:{lab['ports']['authentik']}"  # type: ignore[index]
     assert oidc["issuer"] == f"{authentik_url}/application/o/zot/"
-    assert Path(oidc["credentialsFile"]).resolve() == (
-        lab_run.workspace / "infra/zot/oidc-credentials.json"
-    )
+    # zot reads the copy deployed to "the zot host", which holds what the chain wrote
+    deployed = Path(oidc["credentialsFile"])
+    assert deployed == lab_run.workspace / "lab/zot-host/oidc-credentials.json"
+    written = lab_run.workspace / "infra/zot/oidc-credentials.json"
+    assert deployed.read_bytes() == written.read_bytes()
+    assert stat.S_IMODE(deployed.stat().st_mode) == 0o600
+    assert oidc["claimMapping"] == {"username": "preferred_username"}
+    assert http["accessControl"]["metrics"] == {"anonymousPolicy": ["read"]}
     assert http["auth"]["apikey"] is True
     assert http["externalUrl"] == f"http://127.0.0.1:{lab['ports']['zot']}"  # type: ignore[index]
     policies = http["accessControl"]["repositories"]
@@ -238,9 +260,10 @@ def test_rerun_is_a_no_op_that_says_so(lab_run: LabRun) -> None:
 def test_dry_run_shows_the_plan_and_leaves_nothing_behind() -> None:
     result, _ = run_lab("--dry-run")
     assert result.returncode == 0, _explain(result)
-    assert f"Plan for {GOAL} (4 cards):" in result.stdout
-    for stem in CHAIN:
+    assert f"Plan for {GOAL} ({len(CHAIN)} cards):" in result.stdout
+    for stem in CHAIN[:3]:
         assert f"run     {stem}" in result.stdout
+    assert "manual  mint-zot-ci-api-key" in result.stdout
     first = result.stdout.splitlines()[0]
     assert first.startswith("Lab workspace: ")
     workspace = Path(first.removeprefix("Lab workspace: ").split(" (")[0])
@@ -294,8 +317,19 @@ def _duplicates(workspace: Path) -> dict[str, int]:
     return {
         "providers": len(objects["providers"]),  # type: ignore[index]
         "applications": len(objects["applications"]),  # type: ignore[index]
-        "bindings": len(objects["bindings"]),  # type: ignore[index]
-        "groups": len(objects["groups"]),  # type: ignore[index]
+        **{
+            f"bindings of {name}": sum(
+                1
+                for b in objects["bindings"].values()  # type: ignore[index]
+                if b["group"] == pk
+            )
+            for pk, name in (
+                (g["pk"], g["name"])
+                for g in objects["groups"].values()  # type: ignore[index]
+            )
+            if name in ("admins", "artifact-workloads")
+        },
+        "users": len(objects["users"]) - 1,  # type: ignore[index]  # akadmin, ci-bot
         "forgejo secrets": sum(len(s) for s in forgejo.values()),  # type: ignore[attr-defined]
         "zot api keys": len(_state(workspace, "zot")["api_keys"]),  # type: ignore[arg-type]
         "skopeo credentials": sum(

@@ -11,7 +11,7 @@ import pytest
 
 from mikado.errors import LockHeld
 from mikado.lab.services import choose_ports, open_lab
-from mikado.lab.workspace import CI_IDENTITY, FORGEJO_REPOSITORY, ServicePorts
+from mikado.lab.workspace import CI_GROUP, CI_IDENTITY, FORGEJO_REPOSITORY, ServicePorts
 from mikado.services.authentik import AuthentikClient
 from mikado.services.zot_config import write_credentials_file
 
@@ -28,14 +28,21 @@ def test_lab_is_provisioned_as_an_operator_would_bring_it(tmp_path: Path) -> Non
             lab.authentik.api_url + "/core/groups/",
             headers={"Authorization": f"Bearer {lab.secrets.authentik_token}"},
         ).json()["results"]
-        assert [g["name"] for g in groups] == ["admins"]
+        # what an operator brings: the admins group, and the CI service account (with a
+        # password, for its one OIDC login) in its group; nothing the chain creates
+        # ("authentik Admins" comes with every Authentik, akadmin in it)
+        assert sorted(g["name"] for g in groups) == ["admins", CI_GROUP, "authentik Admins"]
+        ci = lab.authentik.user_named(CI_IDENTITY)
+        assert ci is not None and ci["type"] == "service_account"
+        assert lab.authentik.stored("providers") == lab.authentik.stored("bindings") == []
         repo = httpx.get(
             f"{lab.forgejo.api_url}/repos/{FORGEJO_REPOSITORY}",
             headers={"Authorization": f"token {lab.secrets.forgejo_token}"},
         )
         assert repo.status_code == 200
-        # before hardening zot ignores credentials; the key still belongs to the CI account
+        # before hardening zot has no authentication, and no key exists yet
         assert httpx.get(lab.zot.url + "/v2/_catalog").status_code == 200
+        assert lab.secrets.ci_api_key is None
         assert lab.zot.config_error is None
 
 
@@ -45,7 +52,8 @@ def test_reopening_keeps_tokens_ports_and_objects(tmp_path: Path) -> None:
     with _open(tmp_path / "ws") as lab:
         assert lab.urls == first_urls and lab.secrets == first_secrets
         assert not lab.ports_moved
-        assert len(lab.authentik.objects("groups")) == 1
+        assert len(lab.authentik.stored("groups")) == 3
+        assert [u["username"] for u in lab.authentik.stored("users")] == ["akadmin", CI_IDENTITY]
         headers = {"Authorization": f"Bearer {first_secrets.authentik_token}"}
         assert httpx.get(lab.authentik.api_url + "/core/groups/", headers=headers).is_success
 
@@ -111,6 +119,7 @@ def test_moved_services_keep_a_hardened_zot_starting(tmp_path: Path) -> None:
                     "oidc": {
                         "issuer": f"{old_authentik}/application/o/zot/",
                         "credentialsFile": str(workspace.credentials_file),
+                        "scopes": ["openid"],
                     }
                 }
             }
@@ -125,9 +134,23 @@ def test_moved_services_keep_a_hardened_zot_starting(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", old_port))
         squatter.listen()
         with _open(tmp_path / "ws") as lab:
+            assert lab.zot.start_error is None, lab.zot.start_error
             assert lab.ports_moved and lab.zot.config.openid_issuer == (
                 f"{lab.authentik.url}/application/o/zot/"
             )
             assert lab.zot.config_error is None
             assert json.loads(outputs.read_text(encoding="utf-8")) == {"issuer": lab.authentik.url}
             assert workspace.credentials_file.read_bytes() == credentials
+
+
+def test_the_lab_holds_every_request_to_the_release_schema_by_default(tmp_path: Path) -> None:
+    """Issue 13, failure 8: the plain install ran the emulators with validation silently off."""
+    with open_lab(tmp_path / "ws", docs=REPO / "cards", actions=REPO / "cards") as lab:
+        assert all(e.validates_requests for e in (lab.authentik, lab.forgejo, lab.zot))
+        misspelt = httpx.post(
+            lab.authentik.api_url + "/core/applications/",
+            headers={"Authorization": f"Bearer {lab.secrets.authentik_token}"},
+            json={"name": "Zot", "slug": "zot", "meta_lauch_url": "https://x.example"},
+        )
+        assert misspelt.status_code == 400 and "meta_lauch_url" in misspelt.text
+        assert lab.authentik.stored("applications") == []

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from mikado.cli.options import LAB_VERSIONS_HELP
+from mikado.lab.emulators.releases import RELEASES
 from mikado.lab.report import (
     authentik_changes,
     forgejo_changes,
@@ -53,15 +56,17 @@ def test_serve_prints_urls_and_usage_serves_and_stops_on_ctrl_c(tmp_path: Path) 
     try:
         for line in process.stdout:
             lines.append(line)
-            if line.startswith("zot follows"):
+            if line.startswith("zot reloads"):
                 break
         text = "".join(lines)
-        zot = next(line.split()[1] for line in lines if line.strip().startswith("zot "))
+        zot = next(line.split()[2] for line in lines if line.strip().startswith("zot "))
         assert httpx.get(zot + "/v2/_catalog", timeout=5).json() == {"repositories": []}
         assert f"Configuration: {workspace / 'mikado.toml'}" in text
         assert "skopeo copy" in text and "curl -s" in text
+        assert "zot 2.1.20" in text and "Authentik 2026.8" in text and "Forgejo 16" in text
+        assert "switching authentication on takes a restart: python -m mikado.lab.control" in text
         state = json.loads((workspace / "lab/lab.json").read_text(encoding="utf-8"))
-        assert not any(value in text for value in state["secrets"].values())
+        assert not any(value in text for value in state["secrets"].values() if value)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=10)
     finally:
@@ -74,7 +79,10 @@ def test_serve_prints_urls_and_usage_serves_and_stops_on_ctrl_c(tmp_path: Path) 
 def test_workspace_needs_lab() -> None:
     result = _mikado("run", "harden-zot-registry", "--workspace", "/tmp/nowhere")
     assert result.returncode == 2
-    assert "--workspace goes with --lab" in result.stderr
+    assert "--workspace and --lab-versions go with --lab" in result.stderr
+    versions = _mikado("run", "harden-zot-registry", "--lab-versions", "zot=2.1.10")
+    assert versions.returncode == 2
+    assert "--workspace and --lab-versions go with --lab" in versions.stderr
 
 
 def test_a_folder_that_is_not_a_lab_workspace_is_refused(tmp_path: Path) -> None:
@@ -118,8 +126,8 @@ def test_report_tells_what_changed_and_names_no_secret(tmp_path: Path) -> None:
             authentik.ensure_group_binding(application.pbm_uuid, group.pk)
             forgejo = ForgejoClient(http, lab.forgejo.url, lab.secrets.forgejo_token)
             owner, name = FORGEJO_REPOSITORY.split("/")
-            forgejo.set_actions_secret(owner, name, "ZOT_CI_API_KEY", lab.secrets.ci_api_key)
-            forgejo.set_actions_secret(owner, name, "ZOT_CI_API_KEY", lab.secrets.ci_api_key)
+            forgejo.set_actions_secret(owner, name, "ZOT_CI_API_KEY", "zak_a-minted-key")
+            forgejo.set_actions_secret(owner, name, "ZOT_CI_API_KEY", "zak_a-minted-key")
             http.put(
                 f"{lab.zot.url}/v2/infra/app/manifests/v1",
                 content=b"{}",
@@ -136,7 +144,7 @@ def test_report_tells_what_changed_and_names_no_secret(tmp_path: Path) -> None:
         ]
         assert zot_changes(lab) == ["refused the push of infra/app:v1 (400)"]
         report = "\n".join(service_changes(lab))
-        assert "s3cret-value" not in report
+        assert "s3cret-value" not in report and "zak_a-minted-key" not in report
         assert not any(value in report for value in lab.secrets.values())
         assert CI_IDENTITY not in report
 
@@ -154,3 +162,25 @@ def test_infra_report_shows_the_diff_stat_and_new_files(tmp_path: Path) -> None:
     assert any("build-container-nix.yaml" in line and "1 +" in line for line in lines)
     assert "  zot/extra.json (new, not tracked)" in lines
     assert lines[-1].startswith(f"Full diff: git -C {workspace.infra} diff ")
+
+
+@pytest.mark.parametrize(
+    ("versions", "message"),
+    [
+        ("zot=9", "the lab imitates zot 2.1.10, 2.1.17, 2.1.20, not 9"),
+        ("zoot=2.1.10", "'zoot' is not a lab service (authentik, zot, forgejo)"),
+        ("zot", "'zot': write service=release, e.g. zot=2.1.17"),
+        ("zot=2.1.10,zot=2.1.17", "zot is named twice"),
+    ],
+)
+def test_lab_versions_that_the_lab_cannot_imitate_are_a_usage_error(
+    versions: str, message: str
+) -> None:
+    result = _mikado("run", "harden-zot-registry", "--lab", "--dry-run", "--lab-versions", versions)
+    assert result.returncode == 2
+    assert result.stderr == f"mikado: --lab-versions: {message}\n"
+
+
+def test_the_lab_versions_help_names_every_release_the_lab_imitates() -> None:
+    for service, releases in RELEASES.items():
+        assert f"{service} {'|'.join(releases)}" in LAB_VERSIONS_HELP

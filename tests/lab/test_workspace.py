@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from mikado.config import load_config
 from mikado.lab.emulators import ZotEmulator
+from mikado.lab.emulators.releases import LabVersions
 from mikado.lab.emulators.zot_config import load_zot_config
 from mikado.lab.workspace import (
     CI_API_KEY_VARIABLE,
@@ -53,7 +55,11 @@ def test_configuration_points_every_service_at_the_lab(workspace: Workspace) -> 
     assert settings["forgejo"]["url"] == URLS.forgejo
     assert settings["forgejo"]["token"].startswith("env:")
     assert settings["zot"]["url"] == URLS.zot
-    assert settings["zot"]["ci_api_key"] == f"env:{CI_API_KEY_VARIABLE}"
+    assert settings["ci_credentials"]["api_key"] == f"env:{CI_API_KEY_VARIABLE}"
+    # zot is restarted (never reloaded) through the lab's control endpoint, and reads the
+    # credentials copy the deploy command puts on "the zot host"
+    assert settings["zot"]["restart_command"][1:4] == ["-m", "mikado.lab.control", "restart"]
+    assert settings["zot"]["credentials_path"] == str(workspace.zot_host_credentials)
     assert settings["ci"]["registry_host"] == "127.0.0.1:4003"
     assert (workspace.root / settings["zot"]["config_file"]).is_file()
     assert stat.S_IMODE(workspace.config_file.stat().st_mode) == 0o644
@@ -124,12 +130,29 @@ def test_lab_state_round_trips_privately(tmp_path: Path) -> None:
     workspace.write_state(state)
     assert workspace.read_state() == state
     assert stat.S_IMODE(workspace.state_file.stat().st_mode) == 0o600
-    workspace.state_file.write_text('{"version": 1}', encoding="utf-8")
+    workspace.state_file.write_text('{"version": 2}', encoding="utf-8")
     with pytest.raises(LabError, match="damaged"):
+        workspace.read_state()
+    workspace.state_file.write_text('{"version": 1}', encoding="utf-8")
+    with pytest.raises(LabError, match="of another mikado; use a new workspace"):
         workspace.read_state()
 
 
-def test_generated_secrets_differ_and_reach_the_environment() -> None:
+def test_a_minted_key_and_the_releases_are_kept_in_the_state(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    versions = LabVersions.parse("authentik=2025.2,zot=2.1.10,forgejo=11")
+    state = LabState(ServicePorts(1, 2, 3, 4), LabSecrets.generate(), versions)
+    minted = replace(state, secrets=replace(state.secrets, ci_api_key="zak_minted"))
+    workspace.write_state(minted)
+    assert workspace.read_state() == minted
+    assert workspace.read_state().versions == versions  # type: ignore[union-attr]
+
+
+def test_generated_secrets_differ_and_only_the_tokens_reach_the_environment() -> None:
     first, second = LabSecrets.generate(), LabSecrets.generate()
     assert set(first.values()).isdisjoint(second.values())
-    assert sorted(first.environment().values()) == sorted(first.values())
+    # the CI password is typed at Authentik's login page, never given to mikado; the key
+    # exists only once minted
+    assert sorted(first.environment()) == ["AUTHENTIK_TOKEN", "FORGEJO_TOKEN"]
+    minted = replace(first, ci_api_key="zak_minted")
+    assert minted.environment()[CI_API_KEY_VARIABLE] == "zak_minted"

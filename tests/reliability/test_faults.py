@@ -245,10 +245,13 @@ def test_a_post_whose_answer_is_lost_is_not_repeated_and_the_next_ensure_converg
         assert raised.value.service == "authentik" and SECRET not in str(raised.value)
         posts = [r for r in authentik.requests if r.method == "POST"]
         assert len(posts) == 1, "a POST whose answer was lost must not be sent again"
-        assert len(authentik.objects("providers")) == 1  # the work was done
-        provider, changed = client.ensure_oauth2_provider(spec)
-        assert changed is False and provider.client_id == "zot"
-        assert len(authentik.objects("providers")) == 1
+        assert len(authentik.stored("providers")) == 1  # the work was done
+        # The next ensure finds the provider; it may PATCH what the lost answer kept it from
+        # sending (grant_types on 2026.x), and then nothing is left to change.
+        provider, _ = client.ensure_oauth2_provider(spec)
+        assert provider.client_id == "zot"
+        assert client.ensure_oauth2_provider(spec)[1] is False
+        assert len(authentik.stored("providers")) == 1
         assert [r for r in authentik.requests if r.method == "POST"] == posts
 
 
@@ -279,6 +282,7 @@ class ChainFault:
     path_prefix: str
     card: str
     times: int = 50
+    named: str | None = None  # how the error names the service, when not NAMED[service]
 
 
 CHAIN_FAULTS = {
@@ -295,7 +299,13 @@ CHAIN_FAULTS = {
         "forgejo", Fault.reset(), "PUT", "/api/v1/repos/", "wire-ci-registry-auth"
     ),
     "zot-get-truncated": ChainFault(
-        "zot", Fault.truncated(), "GET", "/v2/_catalog", "harden-zot-registry"
+        # the goal's own read of zot's metrics (the catalog is read by earlier cards too)
+        "zot",
+        Fault.truncated(),
+        "GET",
+        "/metrics",
+        "harden-zot-registry",
+        named="zot",
     ),
 }
 
@@ -318,7 +328,7 @@ def test_a_fault_fails_one_card_naming_the_service_and_a_rerun_converges(
         failed = run_chain(lab, "--keep-going")
         assert failed.returncode == 1, explain(failed)
         assert lab.tree.status(case.card) == "failed"
-        named = NAMED[case.service]
+        named = case.named or NAMED[case.service]
         message = f"mikado: {case.card} failed: {named}: {case.method} "
         assert message in failed.stderr, explain(failed)
         assert not TRACEBACK.search(failed.stderr + failed.stdout), explain(failed)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from mikado.cli.options import global_options, load_settings, output_format
+from mikado.cli.options import LAB_VERSIONS_HELP, global_options, load_settings, output_format
+from mikado.cli.options import lab_versions as options_lab_versions
 from mikado.cli.output import echo
 
 
@@ -31,9 +32,10 @@ def lab_group() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="The lab workspace, reused if it exists (default: a new temporary folder).",
 )
+@click.option("--lab-versions", metavar="SERVICE=RELEASE,...", help=LAB_VERSIONS_HELP)
 @global_options
 @click.pass_context
-def serve(ctx: click.Context, workspace: Path | None) -> int:
+def serve(ctx: click.Context, workspace: Path | None, lab_versions: str | None) -> int:
     """Keep the lab's emulated services running until Ctrl-C.
 
     Prints their URLs, the workspace's configuration and how to reach them with curl and
@@ -43,8 +45,10 @@ def serve(ctx: click.Context, workspace: Path | None) -> int:
     Examples:
       mikado lab serve
       mikado lab serve --workspace /tmp/lab    # the workspace of a lab run
+      mikado lab serve --lab-versions zot=2.1.10
     """
     from mikado.lab.session import serve_lab
 
     output_format(ctx, ("human",))
-    return serve_lab(load_settings(ctx), workspace, echo=echo)
+    versions = options_lab_versions(lab_versions)
+    return serve_lab(load_settings(ctx), workspace, versions=versions, echo=echo)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from mikado.cli.options import global_options, load_settings, output_format
+from mikado.cli.options import LAB_VERSIONS_HELP, global_options, load_settings, output_format
+from mikado.cli.options import lab_versions as options_lab_versions
 from mikado.cli.output import echo
 from mikado.errors import UsageError
 
@@ -40,6 +41,7 @@ from mikado.errors import UsageError
     type=click.Path(path_type=Path, file_okay=False),
     help="With --lab: the workspace folder, reused if it exists (default: a new temporary one).",
 )
+@click.option("--lab-versions", metavar="SERVICE=RELEASE,...", help=LAB_VERSIONS_HELP)
 @global_options
 @click.pass_context
 def run(
@@ -54,6 +56,7 @@ def run(
     verbose: bool,
     lab: bool,
     workspace: Path | None,
+    lab_versions: str | None,
 ) -> int:
     """Run the actions of GOAL's chain, leaves first, recording progress in the cards.
 
@@ -71,17 +74,21 @@ def run(
       mikado run harden-zot-registry --only wire-ci-registry-auth
       mikado run harden-zot-registry --dry-run --format json
       mikado run harden-zot-registry --lab --workspace /tmp/lab
+      mikado run harden-zot-registry --lab --lab-versions authentik=2025.2,zot=2.1.17
 
     With --lab the chain runs on a copy of the cards against local emulators of Authentik,
-    Forgejo and zot, provisioned as an operator's services would be; the workspace (printed)
-    keeps their state, so the same --workspace resumes an interrupted lab run.
+    Forgejo and zot (of the releases --lab-versions names), provisioned with what an operator
+    brings beforehand; the lab does the chain's manual step itself, as a person would. The
+    workspace (printed) keeps their state, so the same --workspace resumes an interrupted lab
+    run.
     """
     from mikado.cli.run_chain import run_chain
     from mikado.engine.plan import RunOptions
 
     fmt = output_format(ctx, ("human", "json"))
-    if workspace is not None and not lab:
-        raise UsageError("--workspace goes with --lab")
+    if (workspace is not None or lab_versions is not None) and not lab:
+        raise UsageError("--workspace and --lab-versions go with --lab")
+    versions = options_lab_versions(lab_versions)
     options = RunOptions(
         dry_run=dry_run, jobs=jobs, keep_going=keep_going, only=only, recheck=recheck
     )
@@ -94,6 +101,7 @@ def run(
         goal,
         workspace,
         dry_run=dry_run,
+        versions=versions,
         run_chain=lambda config: run_chain(
             config, goal, options, fmt=fmt, verbose=verbose, ask=False
         ),
