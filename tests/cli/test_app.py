@@ -93,7 +93,7 @@ def test_status_table_for_people(capsys: pytest.CaptureFixture[str], zot_tree: P
 
 
 def test_status_goal_tree_and_failed_error_from_journal(
-    capsys: pytest.CaptureFixture[str], zot_tree: Path
+    capsys: pytest.CaptureFixture[str], zot_tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime = zot_tree.parent / ".mikado"
     runtime.mkdir()
@@ -102,9 +102,7 @@ def test_status_goal_tree_and_failed_error_from_journal(
         ' "time": "2026-11-01T10:00:00+00:00"}\n{"torn line\n',
         encoding="utf-8",
     )
-    import os
-
-    os.chdir(zot_tree.parent)
+    monkeypatch.chdir(zot_tree.parent)  # restored after the test: other tests run here too
     code, out, _ = invoke(capsys, "status", "goal", "--docs", "docs")
     assert code == 0
     lines = out.splitlines()

@@ -173,8 +173,14 @@ def test_the_code_signature_covers_every_module_the_scan_and_check_import(tmp_pa
         + "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
         " if n.startswith('mikado') and getattr(m, '__file__', None)))"
     )
+    # Run beside the package imported here, so the child imports the same copy whatever the
+    # working directory (a checkout and an installed copy may both be importable).
     loaded = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=package.parent,
     ).stdout.split()
     imported = {Path(f).relative_to(package).as_posix() for f in loaded}
     assert imported - covered == set()
