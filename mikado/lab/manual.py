@@ -16,8 +16,9 @@ from urllib.parse import urljoin
 
 import httpx
 
+from mikado.lab import LabError
 from mikado.lab.services import Lab
-from mikado.lab.workspace import CI_IDENTITY, LabError
+from mikado.lab.workspace import CI_IDENTITY
 
 MINT_CARD = "mint-zot-ci-api-key"
 KEY_LABEL = "forgejo-ci"

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from mikado.lab import LabError
 from mikado.lab.emulators import RecordedRequest
+from mikado.lab.infra import git, infra_base
 from mikado.lab.services import Lab
-from mikado.lab.workspace import LabError, Workspace, git, infra_base
+from mikado.lab.workspace import Workspace
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FORGEJO_SECRET = re.compile(r"/api/v1/(repos/[^/]+/[^/]+|orgs/[^/]+)/actions/secrets/([^/]+)")

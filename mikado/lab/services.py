@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mikado.engine.lock import RunLock
+from mikado.lab import LabError
 from mikado.lab.control import ControlServer
 from mikado.lab.emulators import AuthentikEmulator, ForgejoEmulator, ZotEmulator
 from mikado.lab.emulators.releases import LabVersions
@@ -29,7 +30,6 @@ from mikado.lab.workspace import (
     CI_GROUP,
     CI_IDENTITY,
     FORGEJO_REPOSITORY,
-    LabError,
     LabSecrets,
     LabState,
     ServicePorts,

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from system_tools import tool
 
+from mikado.lab import LabError
 from mikado.lab.manual import mint_api_key
-from mikado.lab.workspace import LabError
 from mikado.services import zot_config
 from tests.chain.conftest import (
     AUTHENTIK_TOKEN,

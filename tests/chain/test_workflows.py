@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from mikado.errors import ConfigError
-from mikado.lab.workspace import dagger_workflow, skopeo_workflow
+from mikado.lab.infra import dagger_workflow, skopeo_workflow
 from tests.chain.conftest import DAGGER_WORKFLOW, SKOPEO_WORKFLOW, WORKTREE
 
 HOST = "registry.example.org"

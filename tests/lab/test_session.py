@@ -14,6 +14,7 @@ import pytest
 
 from mikado.cli.options import LAB_VERSIONS_HELP
 from mikado.lab.emulators.releases import RELEASES
+from mikado.lab.infra import SKOPEO_WORKFLOW
 from mikado.lab.report import (
     authentik_changes,
     forgejo_changes,
@@ -23,7 +24,7 @@ from mikado.lab.report import (
 )
 from mikado.lab.services import open_lab
 from mikado.lab.session import lab_environment
-from mikado.lab.workspace import CI_IDENTITY, FORGEJO_REPOSITORY, SKOPEO_WORKFLOW
+from mikado.lab.workspace import CI_IDENTITY, FORGEJO_REPOSITORY
 from mikado.services.authentik import AuthentikClient
 from mikado.services.forgejo import ForgejoClient
 

@@ -10,21 +10,18 @@ from pathlib import Path
 import pytest
 
 from mikado.config import load_config
+from mikado.lab import LabError
 from mikado.lab.emulators import ZotEmulator
 from mikado.lab.emulators.releases import LabVersions
 from mikado.lab.emulators.zot_config import load_zot_config
+from mikado.lab.infra import DAGGER_WORKFLOW, SKOPEO_WORKFLOW, git, infra_base
 from mikado.lab.workspace import (
     CI_API_KEY_VARIABLE,
-    DAGGER_WORKFLOW,
-    SKOPEO_WORKFLOW,
-    LabError,
     LabSecrets,
     LabState,
     ServicePorts,
     ServiceUrls,
     Workspace,
-    git,
-    infra_base,
     lay_out,
 )
 
