@@ -124,6 +124,15 @@ class Request:
         """The body as JSON; raises ValueError when it is not JSON."""
         return json.loads(self.body.decode("utf-8"))
 
+    def cookies(self) -> dict[str, str]:
+        """The cookies the request sends, by name."""
+        found: dict[str, str] = {}
+        for part in (self.header("Cookie") or "").split(";"):
+            name, equals, value = part.strip().partition("=")
+            if equals:
+                found[name] = value
+        return found
+
 
 @dataclass(slots=True)
 class Response:

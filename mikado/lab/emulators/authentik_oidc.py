@@ -122,7 +122,7 @@ def _redirect(location: str, *cookies: str) -> Response:
 
 
 def session_user(emulator: AuthentikEmulator, request: Request) -> dict[str, Any] | None:
-    cookies = _cookies(request)
+    cookies = request.cookies()
     user_pk = emulator.sessions.get(cookies.get(SESSION_COOKIE, ""))
     return emulator.objects["users"].get(str(user_pk)) if user_pk is not None else None
 
@@ -310,12 +310,3 @@ def _form(request: Request) -> dict[str, list[str]]:
     if request.method != "POST" or content_type != "application/x-www-form-urlencoded":
         return {}
     return parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
-
-
-def _cookies(request: Request) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for part in (request.header("Cookie") or "").split(";"):
-        name, equals, value = part.strip().partition("=")
-        if equals:
-            found[name] = value
-    return found

@@ -154,7 +154,7 @@ class Credentials:
             key["lastUsed"] = _now()
             return Identity(user, frozenset(self.groups.get(user, [])))
         if request.header(UI_CLIENT_HEADER) == UI_CLIENT:
-            owner = self.sessions.get(_cookies(request).get(SESSION_COOKIE, ""))
+            owner = self.sessions.get(request.cookies().get(SESSION_COOKIE, ""))
             if owner is not None:
                 return Identity(owner, frozenset(self.groups.get(owner, [])))
         return None
@@ -187,7 +187,7 @@ class Credentials:
 
     def callback(self, request: Request, party: RelyingParty, release: tuple[int, ...]) -> Response:
         state = request.query_value("state") or ""
-        if state not in self.states or _cookies(request).get(STATE_COOKIE) != state:
+        if state not in self.states or request.cookies().get(STATE_COOKIE) != state:
             return Response(401, b"", [])
         self.states.discard(state)
         claims = self._exchange(party, request.query_value("code") or "")
@@ -294,12 +294,3 @@ def _digest(key: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _cookies(request: Request) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for part in (request.header("Cookie") or "").split(";"):
-        name, equals, value = part.strip().partition("=")
-        if equals:
-            found[name] = value
-    return found
