@@ -166,11 +166,15 @@ class AuthentikEmulator(Emulator):
         service_account: bool = False,
     ) -> int:
         """Create a user in the named groups (created when missing); returns its pk.
-        Idempotent by username."""
+        Idempotent by username; an existing user without a password gets ``password`` (as
+        an admin sets a blueprint's service account's password in the UI)."""
         with self._lock:
             group_pks = [self.add_group(name) for name in groups]
             for user in self.objects["users"].values():
                 if user["username"] == username:
+                    if password and user.get("password") is None:
+                        user["password"] = _digest(password)
+                        self._changed("users")
                     return int(user["pk"])
             # User.is_superuser is a property: a member of a superuser group is one.
             superuser = superuser or any(
