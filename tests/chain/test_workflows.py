@@ -22,6 +22,13 @@ import yaml
 from mikado.errors import ConfigError
 from mikado.lab.infra import dagger_workflow, skopeo_workflow
 from tests.chain.conftest import DAGGER_WORKFLOW, SKOPEO_WORKFLOW, WORKTREE
+from tests.chain.test_dagger import (
+    MODULE,
+    MODULE_PATH,
+    MODULE_WITH_AUTH,
+    MODULE_WITH_PASSWORD_ONLY,
+    write_module,
+)
 
 HOST = "registry.example.org"
 PATH = Path("workflow.yaml")
@@ -149,6 +156,9 @@ def test_a_push_a_guard_cannot_protect_is_refused_not_edited(
         workflows.edited(text, PATH, guard)
     assert error.value.path == str(PATH)
     assert "job `build`, step 1 (Push image)" in str(error.value)
+    # the line of the push in the workflow file, not in its script
+    push = "skopeo copy" if "skopeo copy" in script else "dagger call"
+    assert error.value.line == _line_holding(text, push)
 
 
 @pytest.mark.parametrize(
@@ -404,3 +414,721 @@ def test_a_registry_that_cannot_list_tags_stops_the_push(
     assert job.returncode == 1
     assert "cannot list the tags of infra/app (HTTP 000): refusing to push" in job.output
     assert job.pushed == []
+
+
+# ---------------------------------------------------------------------------------------
+# Workflows shaped as a real infrastructure repository's: the image reference assembled from
+# shell variables before `skopeo copy`, and a `dagger call publish` that names no registry
+# (the module's default) with one `--flag=value` per line. Names and hosts are invented.
+
+FLEET = "oci.fleet.example"
+NIX_PATH = Path(".forgejo/workflows/build-image-nix.yaml")
+DAGGER_PATH = Path(".forgejo/workflows/build-image.yaml")
+
+FLEET_NIX_WORKFLOW = """\
+# Nix image builds
+# Runs when something under images/ changes on main, or by hand.
+# Builds images/<name>/default.nix and pushes vX.Y.Z-<sha>-nix with skopeo.
+name: Build Image (Nix)
+
+on:
+  push:
+    branches: [main]
+    paths: ['images/**']
+  workflow_dispatch:
+    inputs:
+      image:
+        description: 'Image to build (a folder under images/)'
+        required: true
+        type: string
+
+jobs:
+  changes:
+    runs-on: nix-builder
+    outputs:
+      images: ${{ steps.scan.outputs.images }}
+    steps:
+      - name: Checkout
+        uses: actions/checkout@v4
+        with:
+          fetch-depth: 2
+
+      - name: Find changed images
+        id: scan
+        run: |
+          if [ "${{ github.event_name }}" = "workflow_dispatch" ]; then
+            IMAGES='["${{ inputs.image }}"]'
+          else
+            IMAGES=$(git diff --name-only HEAD~1 HEAD -- images/ \\
+              | cut -d/ -f2 | sort -u \\
+              | jq -R -s -c 'split("\\n") | map(select(length > 0))')
+          fi
+          echo "images=$IMAGES" >> "$GITHUB_OUTPUT"
+
+  build:
+    needs: changes
+    if: needs.changes.outputs.images != '[]'
+    runs-on: nix-builder
+    strategy:
+      matrix:
+        image: ${{ fromJson(needs.changes.outputs.images) }}
+    steps:
+      - name: Checkout
+        uses: actions/checkout@v4
+
+      - name: Read the version
+        id: meta
+        run: |
+          VERSION=$(nix eval --raw "./images/${{ matrix.image }}#version")
+          case "$VERSION" in
+            v*) ;;  # déjà préfixé
+            *) VERSION="v${VERSION}" ;;
+          esac
+          echo "version=$VERSION" >> "$GITHUB_OUTPUT"
+          echo "sha=$(echo "$GITHUB_SHA" | head -c 7)" >> "$GITHUB_OUTPUT"
+
+      - name: Build with Nix
+        env:
+          NIX_PATH: "nixpkgs=${{ steps.pins.outputs.nixpkgs }}"
+        run: |
+          nix-build "images/${{ matrix.image }}/default.nix" -o result
+          echo "Built $(readlink result) — ready to push"
+
+      - name: Push to registry
+        if: steps.meta.outputs.version != ''
+        run: |
+          IMAGE_NAME="${{ matrix.image }}"
+          VERSION="${{ steps.meta.outputs.version }}"
+          SHORT_SHA="${{ steps.meta.outputs.sha }}"
+          IMAGE="oci.fleet.example/fleet/$IMAGE_NAME:${VERSION}-${SHORT_SHA}-nix"
+
+          echo "Pushing $IMAGE"
+          skopeo copy \\
+            "docker-archive:result" \\
+            "docker://$IMAGE"
+          echo "Pushed $IMAGE"
+"""
+
+FLEET_DAGGER_WORKFLOW = """\
+# Containerfile image builds
+# Runs when something under images/ changes on main, or by hand.
+# Each changed image is published as vX.Y.Z-<sha> by the Dagger module.
+name: Build Image
+
+on:
+  push:
+    branches: [main]
+    paths: ['images/**']
+  workflow_dispatch:
+    inputs:
+      image:
+        description: 'Image to build (a folder under images/)'
+        required: true
+        type: string
+
+jobs:
+  changes:
+    runs-on: docker-builder
+    outputs:
+      images: ${{ steps.scan.outputs.images }}
+    steps:
+      - name: Checkout
+        uses: actions/checkout@v4
+
+      - name: Find changed images
+        id: scan
+        run: |
+          IMAGES=$(git diff --name-only HEAD~1 HEAD -- images/ | cut -d/ -f2 | sort -u \\
+            | jq -R -s -c 'split("\\n") | map(select(length > 0))')
+          echo "images=$IMAGES" >> "$GITHUB_OUTPUT"
+
+  build:
+    needs: changes
+    if: needs.changes.outputs.images != '[]'
+    runs-on: docker-builder
+    env:
+      DAGGER_NO_NAG: "1"
+    strategy:
+      matrix:
+        image: ${{ fromJson(needs.changes.outputs.images) }}
+    steps:
+      - name: Checkout
+        uses: actions/checkout@v4
+
+      - name: Read the version
+        id: meta
+        run: |
+          VERSION=$(sed -n 's/^ARG APP_VERSION=//p' "images/${{ matrix.image }}/Containerfile")
+          echo "version=v${VERSION#v}" >> "$GITHUB_OUTPUT"
+          echo "sha=$(echo "$GITHUB_SHA" | head -c 7)" >> "$GITHUB_OUTPUT"
+
+      # Build and push through the Dagger module — the registry is its default.
+      - name: Publish
+        if: steps.meta.outputs.version != ''
+        run: |
+          dagger call publish \\
+            --src=. \\
+            --container-name=${{ matrix.image }} \\
+            --version=${{ steps.meta.outputs.version }} \\
+            --commit-sha=${{ steps.meta.outputs.sha }}
+"""
+
+CREDENTIALS_ENV = "        env:\n          OCI_CI_KEY: ${{ secrets.OCI_CI_KEY }}\n"
+
+
+def _after(text: str, *changes: tuple[str, str]) -> str:
+    """``text`` with each (old, new) made, each old occurring exactly once."""
+    for old, new in changes:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture
+def module(workflows: ModuleType, tmp_path: Path) -> Callable[[str], Any]:
+    """The repository's Dagger module, read after writing ``source`` as its code."""
+    dagger = sys.modules["_dagger"]  # the one _workflows imported
+
+    def read(source: str = MODULE) -> Any:
+        return dagger.read_module(write_module(tmp_path / "infra", source))
+
+    return read
+
+
+def _wire(workflows: ModuleType, dagger: Any = None, user: str = "fleet-ci") -> Any:
+    return workflows.credentials_edit(FLEET, user, "OCI_CI_KEY", "OCI_CI_KEY", dagger)
+
+
+def _guard(workflows: ModuleType, dagger: Any = None, url: str = f"https://{FLEET}") -> Any:
+    return workflows.guard_edit(FLEET, url, dagger)
+
+
+def test_a_push_to_an_image_named_by_shell_variables_is_recognised(
+    workflows: ModuleType,
+) -> None:
+    [step] = workflows.push_steps(workflows.parse(FLEET_NIX_WORKFLOW, NIX_PATH), FLEET)
+    assert (step.job, step.index, step.name) == ("build", 3, "Push to registry")
+    [push] = step.commands
+    # the registry comes from IMAGE; what the guard reads keeps the script's own variables
+    assert (push.kind, push.repository, push.tag, push.quotes, push.written) == (
+        "skopeo",
+        "fleet/$IMAGE_NAME",
+        "${VERSION}-${SHORT_SHA}-nix",
+        ('"', '"'),
+        "docker://$IMAGE",
+    )
+    assert push.problem is None
+    # another registry's host in the same variable is no push to this one
+    other = FLEET_NIX_WORKFLOW.replace('IMAGE="oci.fleet.example/', 'IMAGE="ghcr.io/')
+    assert workflows.push_steps(workflows.parse(other, NIX_PATH), FLEET) == []
+
+
+def test_a_dagger_call_without_registry_pushes_to_the_module_s_default(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    document = workflows.parse(FLEET_DAGGER_WORKFLOW, DAGGER_PATH)
+    # the call alone does not say where it pushes...
+    assert workflows.push_steps(document, FLEET) == []
+    # ...the module does: `registry` defaults to the host, the template names the image
+    dagger = module(MODULE)
+    [step] = workflows.push_steps(document, FLEET, dagger)
+    assert (step.job, step.index, step.name) == ("build", 2, "Publish")
+    [push] = step.commands
+    assert (push.kind, push.repository, push.tag, push.quotes, push.problem) == (
+        "dagger",
+        "fleet/${{ matrix.image }}",
+        "${{ steps.meta.outputs.version }}-${{ steps.meta.outputs.sha }}",
+        ('"', '"'),
+        None,
+    )
+    assert push.function is dagger.function("publish")
+    assert workflows.push_steps(document, "ghcr.io", dagger) == []
+
+
+@pytest.mark.parametrize(
+    ("registry", "pushes"),
+    [
+        ("--registry=oci.fleet.example", True),
+        ("--registry=ghcr.io", False),  # the call overrides the default
+        ('--registry="$REGISTRY"', True),  # set on a line of its own above
+        ("--registry=$ELSEWHERE", False),
+    ],
+)
+def test_a_registry_the_call_gives_overrides_the_default(
+    workflows: ModuleType, module: Callable[[str], Any], registry: str, pushes: bool
+) -> None:
+    text = _after(
+        FLEET_DAGGER_WORKFLOW,
+        (
+            "          dagger call publish \\\n",
+            f"          REGISTRY={FLEET}\n          dagger call publish \\\n"
+            f"            {registry} \\\n",
+        ),
+    )
+    found = workflows.push_steps(workflows.parse(text, DAGGER_PATH), FLEET, module(MODULE))
+    assert bool(found) is pushes
+
+
+def test_credentials_go_in_as_an_operator_writes_them(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    dagger = module(MODULE_WITH_AUTH)
+    nix = workflows.edited(FLEET_NIX_WORKFLOW, NIX_PATH, _wire(workflows, dagger))
+    assert nix == _after(
+        FLEET_NIX_WORKFLOW,
+        (
+            "        if: steps.meta.outputs.version != ''\n        run: |\n          IMAGE_NAME",
+            "        if: steps.meta.outputs.version != ''\n"
+            + CREDENTIALS_ENV
+            + "        run: |\n          IMAGE_NAME",
+        ),
+        (
+            "          skopeo copy \\\n",
+            '          skopeo copy \\\n            --dest-creds "fleet-ci:${OCI_CI_KEY}" \\\n',
+        ),
+    )
+    published = workflows.edited(FLEET_DAGGER_WORKFLOW, DAGGER_PATH, _wire(workflows, dagger))
+    assert published == _after(
+        FLEET_DAGGER_WORKFLOW,
+        (
+            "        if: steps.meta.outputs.version != ''\n        run: |\n          dagger",
+            "        if: steps.meta.outputs.version != ''\n"
+            + CREDENTIALS_ENV
+            + "        run: |\n          dagger",
+        ),
+        (
+            "            --commit-sha=${{ steps.meta.outputs.sha }}\n",
+            "            --commit-sha=${{ steps.meta.outputs.sha }} \\\n"
+            "            --registry-username=fleet-ci \\\n"
+            "            --registry-password=env:OCI_CI_KEY\n",
+        ),
+    )
+
+
+def test_a_module_without_registry_username_gets_only_the_password(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    dagger = module(MODULE_WITH_PASSWORD_ONLY)
+    published = workflows.edited(FLEET_DAGGER_WORKFLOW, DAGGER_PATH, _wire(workflows, dagger))
+    assert published == _after(
+        FLEET_DAGGER_WORKFLOW,
+        ("        run: |\n          dagger", CREDENTIALS_ENV + "        run: |\n          dagger"),
+        (
+            "            --commit-sha=${{ steps.meta.outputs.sha }}\n",
+            "            --commit-sha=${{ steps.meta.outputs.sha }} \\\n"
+            "            --registry-password=env:OCI_CI_KEY\n",
+        ),
+    )
+
+
+def test_a_call_whose_last_line_does_more_gets_them_inline(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    """A line after `... | tee publish.log` would not be part of the call: inline instead."""
+    text = _after(
+        FLEET_DAGGER_WORKFLOW,
+        (
+            "--commit-sha=${{ steps.meta.outputs.sha }}\n",
+            "--commit-sha=${{ steps.meta.outputs.sha }} | tee publish.log\n",
+        ),
+    )
+    published = workflows.edited(text, DAGGER_PATH, _wire(workflows, module(MODULE_WITH_AUTH)))
+    assert published == _after(
+        text,
+        ("        run: |\n          dagger", CREDENTIALS_ENV + "        run: |\n          dagger"),
+        (
+            "dagger call publish \\\n",
+            "dagger call publish --registry-username fleet-ci "
+            "--registry-password env:OCI_CI_KEY \\\n",
+        ),
+    )
+
+
+def test_credentials_an_operator_already_wrote_are_left_as_they_are(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    """`--dest-creds="u:$KEY"` says what `--dest-creds "u:${KEY}"` does: nothing to change."""
+    nix = _after(
+        FLEET_NIX_WORKFLOW,
+        (
+            "        run: |\n          IMAGE_NAME",
+            CREDENTIALS_ENV + "        run: |\n          IMAGE_NAME",
+        ),
+        (
+            "          skopeo copy \\\n",
+            '          skopeo copy \\\n            --dest-creds="fleet-ci:$OCI_CI_KEY" \\\n',
+        ),
+    )
+    assert workflows.edited(nix, NIX_PATH, _wire(workflows)) == nix
+
+
+@pytest.mark.parametrize("source", [MODULE_WITH_AUTH, MODULE_WITH_PASSWORD_ONLY])
+def test_both_edits_on_real_shapes_are_idempotent_and_commute(
+    workflows: ModuleType, module: Callable[[str], Any], source: str
+) -> None:
+    dagger = module(source)
+    for path, text in ((NIX_PATH, FLEET_NIX_WORKFLOW), (DAGGER_PATH, FLEET_DAGGER_WORKFLOW)):
+        wire, guard = _wire(workflows, dagger), _guard(workflows, dagger)
+        once = workflows.edited(workflows.edited(text, path, wire), path, guard)
+        assert once != text
+        assert workflows.edited(once, path, wire) == once
+        assert workflows.edited(once, path, guard) == once
+        assert workflows.edited(workflows.edited(text, path, guard), path, wire) == once
+        # the push is still the same push once guarded
+        before = workflows.push_steps(workflows.parse(text, path), FLEET, dagger)
+        after = workflows.push_steps(workflows.parse(once, path), FLEET, dagger)
+        assert [(c.repository, c.tag) for s in after for c in s.commands] == [
+            (c.repository, c.tag) for s in before for c in s.commands
+        ]
+
+
+def _script(text: str, job: str, name: str) -> str:
+    [step] = [s for s in yaml.safe_load(text)["jobs"][job]["steps"] if s.get("name") == name]
+    return str(step["run"])
+
+
+def test_the_guard_goes_right_before_the_push_with_what_it_resolves_to(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    dagger = module(MODULE)
+    nix = workflows.edited(FLEET_NIX_WORKFLOW, NIX_PATH, _guard(workflows, dagger))
+    script = _script(nix, "build", "Push to registry")
+    before, block = script.split(workflows.GUARD_BEGIN)
+    block, after = block.split(workflows.GUARD_END + "\n")
+    # after every assignment it reads, and right before the command
+    assert before.endswith('echo "Pushing $IMAGE"\n')
+    assert after.startswith("skopeo copy \\\n")
+    assert '  mikado_image="fleet/$IMAGE_NAME"\n' in block
+    assert '  mikado_tag="${VERSION}-${SHORT_SHA}-nix"\n' in block
+    assert f'"https://{FLEET}/v2/$mikado_image/tags/list"' in block
+
+    published = workflows.edited(FLEET_DAGGER_WORKFLOW, DAGGER_PATH, _guard(workflows, dagger))
+    script = _script(published, "build", "Publish")
+    assert script.startswith(workflows.GUARD_BEGIN)
+    block, after = script.split(workflows.GUARD_END + "\n")
+    assert after.startswith("dagger call publish \\\n")
+    assert '  mikado_image="fleet/${{ matrix.image }}"\n' in block
+    assert (
+        '  mikado_tag="${{ steps.meta.outputs.version }}-${{ steps.meta.outputs.sha }}"\n' in block
+    )
+    # nothing else changed: without the blocks, the files are what they were
+    assert _without_blocks(workflows, nix) == FLEET_NIX_WORKFLOW
+    assert _without_blocks(workflows, published) == FLEET_DAGGER_WORKFLOW
+
+
+def _without_blocks(workflows: ModuleType, text: str) -> str:
+    kept, inside = [], False
+    for line in text.splitlines(keepends=True):
+        inside = inside or line.strip() == workflows.GUARD_BEGIN
+        if not inside:
+            kept.append(line)
+        inside = inside and line.strip() != workflows.GUARD_END
+    return "".join(kept)
+
+
+def _run_fleet_step(
+    workflows: ModuleType,
+    tmp_path: Path,
+    text: str,
+    path: Path,
+    dagger: Any,
+    step_name: str,
+    url: str,
+    version: str,
+) -> Job:
+    """Both edits, then the step's script run as a Forgejo runner runs it (``bash -e``), with
+    stand-ins for skopeo and dagger that record their arguments."""
+    edited = workflows.edited(
+        workflows.edited(text, path, _wire(workflows, dagger)), path, _guard(workflows, dagger, url)
+    )
+    [step] = [
+        s for s in yaml.safe_load(edited)["jobs"]["build"]["steps"] if s.get("name") == step_name
+    ]
+    context = {
+        "matrix.image": "api",
+        "steps.meta.outputs.version": version,
+        "steps.meta.outputs.sha": "0a1b2c3",
+        "secrets.OCI_CI_KEY": "not-a-real-key",
+    }
+    bin_dir, log = tmp_path / "bin", tmp_path / "pushed.log"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("skopeo", "dagger"):
+        stand_in = bin_dir / tool
+        stand_in.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n')
+        stand_in.chmod(0o755)
+    script = tmp_path / "step.sh"
+    script.write_text(_forgejo_expand(step["run"], context))
+    env = {
+        **{name: _forgejo_expand(value, context) for name, value in step["env"].items()},
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    }
+    done = subprocess.run(
+        ["bash", "-e", str(script)], env=env, capture_output=True, text=True, timeout=30
+    )
+    pushed = log.read_text().splitlines() if log.exists() else []
+    return Job(done.returncode, done.stdout + done.stderr, pushed)
+
+
+@pytest.mark.parametrize(
+    ("kind", "existing"),
+    [("nix", "v2.4.1-0a1b2c3-nix"), ("dagger", "v2.4.1-0a1b2c3")],
+)
+def test_the_guard_of_a_real_shape_checks_the_tag_the_push_uses(
+    workflows: ModuleType,
+    module: Callable[[str], Any],
+    tmp_path: Path,
+    registry: Registry,
+    kind: str,
+    existing: str,
+) -> None:
+    dagger = module(MODULE_WITH_AUTH)
+    text, path, name = {
+        "nix": (FLEET_NIX_WORKFLOW, NIX_PATH, "Push to registry"),
+        "dagger": (FLEET_DAGGER_WORKFLOW, DAGGER_PATH, "Publish"),
+    }[kind]
+    registry.tags = {"fleet/api": [existing]}
+    job = _run_fleet_step(workflows, tmp_path, text, path, dagger, name, registry.url, "v2.4.1")
+    assert job.returncode == 1, job.output
+    assert f"fleet/api:{existing} already exists in the registry" in job.output
+    assert job.pushed == [] and registry.asked == ["/v2/fleet/api/tags/list"]
+
+    job = _run_fleet_step(workflows, tmp_path, text, path, dagger, name, registry.url, "v2.4.2")
+    assert job.returncode == 0, job.output
+    [pushed] = job.pushed
+    assert ("v2.4.2-0a1b2c3" if kind == "nix" else "--version=v2.4.2 --commit-sha=0a1b2c3") in (
+        pushed
+    )
+    assert (
+        "--dest-creds fleet-ci:not-a-real-key"
+        if kind == "nix"
+        else "--registry-password=env:OCI_CI_KEY"
+    ) in pushed
+
+
+# ---------------------------------------------------------------------------------------
+# What cannot be edited or guarded is refused, naming the file, job, step and line
+
+
+def _line_holding(text: str, fragment: str) -> int:
+    [number] = [n for n, line in enumerate(text.splitlines(), 1) if fragment in line]
+    return number
+
+
+def test_a_module_that_takes_no_password_is_refused_where_the_call_is(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    dagger = module(MODULE)
+    with pytest.raises(ConfigError) as error:
+        workflows.edited(FLEET_DAGGER_WORKFLOW, DAGGER_PATH, _wire(workflows, dagger))
+    assert error.value.path == str(DAGGER_PATH)
+    assert error.value.line == _line_holding(FLEET_DAGGER_WORKFLOW, "dagger call publish")
+    publish = dagger.function("publish")
+    assert error.value.message == (
+        "job `build`, step 3 (Publish): `dagger call` cannot take the registry credentials: "
+        f"`publish` ({MODULE_PATH}:{publish.line}) takes no registry password as a secret: it "
+        "lacks a `registry_password` parameter of type `dagger.Secret`; change the Dagger "
+        "module first"
+    )
+
+
+def test_a_call_of_a_function_the_module_lacks_is_refused_where_it_is(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    text = FLEET_DAGGER_WORKFLOW.replace("dagger call publish", "dagger call ship")
+    dagger = module(MODULE)
+    with pytest.raises(ConfigError) as error:
+        workflows.push_steps(workflows.parse(text, DAGGER_PATH), FLEET, dagger, path=DAGGER_PATH)
+    assert (error.value.path, error.value.line) == (
+        str(DAGGER_PATH),
+        _line_holding(text, "dagger call ship"),
+    )
+    assert error.value.message.startswith(
+        "job `build`, step 3 (Publish): `dagger call ship` runs no function mikado can find: "
+        "the Dagger module `fleet-ci` has no function `ship`"
+    )
+    with pytest.raises(ConfigError) as through_edit:
+        workflows.edited(text, DAGGER_PATH, _guard(workflows, dagger))
+    assert (through_edit.value.path, through_edit.value.line) == (
+        error.value.path,
+        error.value.line,
+    )
+
+
+def test_a_template_field_the_call_leaves_unknown_cannot_be_guarded(
+    workflows: ModuleType, module: Callable[[str], Any]
+) -> None:
+    source = MODULE.replace(
+        '        registry: str = "oci.fleet.example",\n',
+        '        registry: str = "oci.fleet.example",\n'
+        '        namespace: str = os.environ.get("FLEET_NS", "fleet"),\n',
+    ).replace("{registry}/fleet/", "{registry}/{namespace}/")
+    dagger = module("import os\n" + source)
+    with pytest.raises(ConfigError) as error:
+        workflows.edited(FLEET_DAGGER_WORKFLOW, DAGGER_PATH, _guard(workflows, dagger))
+    assert (error.value.path, error.value.line) == (
+        str(DAGGER_PATH),
+        _line_holding(FLEET_DAGGER_WORKFLOW, "dagger call publish"),
+    )
+    assert error.value.message.startswith("job `build`, step 3 (Publish): the push to ")
+    assert "it gives no --namespace" in error.value.message
+    # passing it makes the push guardable
+    passed = FLEET_DAGGER_WORKFLOW.replace("--src=.", "--src=. --namespace=fleet")
+    guarded = workflows.edited(passed, DAGGER_PATH, _guard(workflows, dagger))
+    assert '  mikado_image="fleet/${{ matrix.image }}"\n' in guarded
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (
+            ("          skopeo copy \\\n", '          IMAGE="$IMAGE-debug" skopeo copy \\\n'),
+            "it sets IMAGE on its own line",
+        ),
+        (
+            (
+                "          skopeo copy \\\n",
+                "          ssh builder <<'EOF'\n          skopeo copy \\\n",
+            ),
+            "inside a here-document (<<EOF)",
+        ),
+    ],
+)
+def test_an_unguardable_push_is_refused_naming_file_job_step_and_line(
+    workflows: ModuleType, change: tuple[str, str], why: str
+) -> None:
+    text = _after(FLEET_NIX_WORKFLOW, change)
+    with pytest.raises(ConfigError) as error:
+        workflows.edited(text, NIX_PATH, _guard(workflows))
+    assert error.value.path == str(NIX_PATH)
+    assert error.value.line == _line_holding(text, "skopeo copy")
+    assert error.value.message.startswith(
+        "job `build`, step 4 (Push to registry): the push to fleet/$IMAGE_NAME:"
+    )
+    assert why in error.value.message
+    assert str(error.value).startswith(f"{NIX_PATH}:{error.value.line}: job `build`")
+
+
+def test_credentials_for_a_push_inside_a_here_document_are_refused(
+    workflows: ModuleType,
+) -> None:
+    text = _after(
+        FLEET_NIX_WORKFLOW,
+        ("          skopeo copy \\\n", "          ssh builder <<'EOF'\n          skopeo copy \\\n"),
+        ('            "docker://$IMAGE"\n', '            "docker://$IMAGE"\n          EOF\n'),
+    )
+    with pytest.raises(ConfigError) as error:
+        workflows.edited(text, NIX_PATH, _wire(workflows))
+    assert (error.value.path, error.value.line) == (
+        str(NIX_PATH),
+        _line_holding(text, "skopeo copy"),
+    )
+    assert error.value.message.startswith("job `build`, step 4 (Push to registry): the push to")
+    assert "inside a here-document (<<EOF)" in error.value.message
+
+
+# ---------------------------------------------------------------------------------------
+# What a script's own assignments tell, and what they do not
+
+
+@pytest.mark.parametrize(
+    ("script", "pushed", "refused"),
+    [
+        # a variable built from another: put in until the registry shows, no further
+        (
+            'REG=HOST\nIMAGE="$REG/fleet/app:$TAG"\nskopeo copy x "docker://$IMAGE"\n',
+            "fleet/app:$TAG",
+            None,
+        ),
+        ('export IMAGE="HOST/a/b:$T"\nskopeo copy x docker://$IMAGE\n', "a/b:$T", None),
+        ('IMAGE=HOST/a\nIMAGE="$IMAGE:$T"\nskopeo copy x "docker://$IMAGE"\n', "a:$T", None),
+        ("IMAGE='HOST/a:$V'\nskopeo copy x \"docker://$IMAGE\"\n", "a:\\$V", None),  # literal
+        (
+            'IMAGE="HOST/a/${{ matrix.x }}:v1"\nskopeo copy x "docker://$IMAGE"\n',
+            "a/${{ matrix.x }}:v1",
+            None,
+        ),
+        (
+            'TAG=v1\nIMAGE="HOST/a:${TAG:-latest}"\nskopeo copy x "docker://$IMAGE"\n',
+            "a:${TAG:-latest}",
+            None,
+        ),
+        # a subshell that closes on its own line changes nothing outside it
+        ('IMAGE=HOST/a:v1\n(cd x; make)\nskopeo copy x "docker://$IMAGE"\n', "a:v1", None),
+        # a branch that assigns what the value reads, before the value is set: fine
+        (
+            'case "$V" in\n  v*) ;;\n  *) V="v$V" ;;\nesac\n'
+            'IMAGE=HOST/a:$V\nskopeo copy x "docker://$IMAGE"\n',
+            "a:$V",
+            None,
+        ),
+        (
+            'IMAGE=HOST/a/b:v1\nfor i in 1 2; do\n  skopeo copy x "docker://$IMAGE"\ndone\n',
+            "a/b:v1",
+            None,
+        ),
+        # nothing known for certain: no push found
+        (
+            'IMAGE=HOST/a:v1\nif x; then IMAGE=HOST/c:v2; fi\nskopeo copy x "docker://$IMAGE"\n',
+            None,
+            None,
+        ),
+        # an `if` opened after `then` is closed by the first `fi`: the assignment is inside
+        (
+            "IMAGE=HOST/a:v1\nif a; then if b; then\n  :\nfi\nIMAGE=HOST/c:v2\nfi\n"
+            'skopeo copy x "docker://$IMAGE"\n',
+            None,
+            None,
+        ),
+        ("IMAGE=HOST/a/b:v1\nskopeo copy x 'docker://$IMAGE'\n", None, None),
+        ("IMAGE=$(echo HOST/a:v1)\nskopeo copy x docker://$IMAGE\n", None, None),
+        ('IMAGE=HOST/a:v1\n. ./env.sh\nskopeo copy x "docker://$IMAGE"\n', None, None),
+        ('(IMAGE=HOST/a:v1)\nskopeo copy x "docker://$IMAGE"\n', None, None),
+        ('f() {\n  IMAGE=HOST/a:v1\n}\nskopeo copy x "docker://$IMAGE"\n', None, None),
+        (
+            'IMAGE=HOST/a:v1\nread -r IMAGE < image.txt\nskopeo copy x "docker://$IMAGE"\n',
+            None,
+            None,
+        ),
+        # found, but a guard before it would read another tag than the push
+        (
+            'V=1\nIMAGE="HOST/app:$V"\nV=2\nskopeo copy x "docker://$IMAGE"\n',
+            "app:$V",
+            "IMAGE was set from V, which changed after",
+        ),
+        (
+            'IMAGE=HOST/a:$V\ncase "$V" in\n  v*) ;;\n  *) V="v$V" ;;\nesac\n'
+            'skopeo copy x "docker://$IMAGE"\n',
+            "a:$V",
+            "IMAGE was set from V",
+        ),
+        (
+            'IMAGE=HOST/a/b:v1\nfor i in 1 2; do\n  skopeo copy x "docker://$IMAGE"\n'
+            "  IMAGE=HOST/c:v2\ndone\n",
+            "a/b:v1",
+            "a loop around it changes after it",
+        ),
+        (
+            "IMAGE=HOST/a:v1\nIMAGE=HOST/b:v1 skopeo copy x docker://$IMAGE\n",
+            "a:v1",
+            "it sets IMAGE on its own line",
+        ),
+        (
+            "IMAGE=HOST/a:v1\nread IMAGE; skopeo copy x docker://$IMAGE\n",
+            "a:v1",
+            "it changes IMAGE on the line it is on",
+        ),
+    ],
+)
+def test_what_the_script_s_assignments_tell(
+    workflows: ModuleType, script: str, pushed: str | None, refused: str | None
+) -> None:
+    script = script.replace("HOST", FLEET)
+    found = [f"{c.repository}:{c.tag}" for c in workflows.push_commands(script, FLEET)]
+    assert found == ([pushed] if pushed else [])
+    if refused is not None:
+        with pytest.raises(workflows.UnguardablePush, match=re.escape(refused)):
+            workflows.guarded_script(script, FLEET, f"https://{FLEET}")
+    elif pushed is not None:
+        guarded = workflows.guarded_script(script, FLEET, f"https://{FLEET}")
+        repository, tag = pushed.split(":", 1)
+        assert f'mikado_image="{repository}"' in guarded and f'mikado_tag="{tag}"' in guarded
