@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -51,16 +51,37 @@ TABLES: Mapping[str, TableKeys] = {
             "invalidation_flow",
             "signing_certificate",
             "issuer",
+            # repo mode (actions/_repo.py)
+            "mode",
+            "blueprint",
+            "configmap_entry",
+            "client_credential_env",
+            "deploy_command",
+            "deploy_timeout",
         ),
     ),
     # One of repository and organisation is required; forgejo_settings says which is missing.
     "forgejo": TableKeys(
         required=("url", "token"),
-        optional=("repository", "organisation", "ci_credential_name"),
+        optional=(
+            "repository",
+            "organisation",
+            "ci_credential_name",
+            # repo mode (actions/_repo.py)
+            "mode",
+            "vars_file",
+            "vars_list",
+            "value_var",
+            "deploy_command",
+            "deploy_timeout",
+        ),
     ),
     "zot": TableKeys(
-        required=("url", "config_file", "credentials_file", "ci_identity", "ci_group"),
+        # config_file and credentials_file are required in api mode (zot_settings says so)
+        required=("url", "ci_identity", "ci_group"),
         optional=(
+            "config_file",
+            "credentials_file",
             "external_url",
             "version",
             "credentials_path",
@@ -70,11 +91,21 @@ TABLES: Mapping[str, TableKeys] = {
             "admins_group",
             "probe_repository",
             "live_timeout",
+            # repo mode (actions/_repo.py)
+            "mode",
+            "config_template",
+            "template_vars",
+            "external_url_variable",
+            "issuer_variable",
+            "credentials_template",
+            "client_credential_variable",
+            "deploy_command",
+            "deploy_timeout",
         ),
     ),
     "ci": TableKeys(
         required=("repository_path", "skopeo_workflow", "dagger_workflow"),
-        optional=("registry_host",),
+        optional=("registry_host", "registry_url"),
     ),
     # Its own table: the key exists only once the CI account has logged in to zot (the manual
     # card mint-zot-ci-api-key), and the cards before that must not need it resolved.
@@ -149,6 +180,18 @@ class _Table:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"[{self.name}] {key} must be an http(s) URL, got {value!r}")
         return value
+
+
+Mode = Literal["api", "repo"]
+
+
+def table_mode(ctx: Ctx, table: str) -> Mode:
+    """How a service's change is applied: "api" (call it) or "repo" (edit the infrastructure
+    repository and run the operator's deploy command; actions/_repo.py)."""
+    value = ctx.settings.get(table, {}).get("mode", "api")
+    if value not in ("api", "repo"):
+        raise ConfigError(f'[{table}] mode must be "api" or "repo", got {value!r}')
+    return "repo" if value == "repo" else "api"
 
 
 def _path(ctx: Ctx, value: str) -> Path:
@@ -241,10 +284,11 @@ def forgejo_settings(ctx: Ctx) -> ForgejoSettings:
 class ZotSettings:
     url: str
     external_url: str
+    mode: Mode
     version: str | None  # the zot release; else asked of the running zot
-    config_file: Path
-    credentials_file: Path
-    credentials_path: str  # as zot reads it (may be a path on the zot host)
+    config_file: Path | None  # api mode: zot's configuration file (repo mode: a template)
+    credentials_file: Path | None  # api mode: where the chain writes the OIDC credentials
+    credentials_path: str  # as zot reads it (a path on the zot host; repo mode: may be Jinja)
     deploy_command: tuple[str, ...]  # copies credentials_file to credentials_path
     check_command: tuple[str, ...]  # prints the sha256 of the copy zot reads
     restart_command: tuple[str, ...]
@@ -255,20 +299,38 @@ class ZotSettings:
     live_timeout: float
 
     def __repr__(self) -> str:
-        return f"ZotSettings(url={self.url!r}, config_file={str(self.config_file)!r})"
+        return f"ZotSettings(url={self.url!r}, mode={self.mode!r})"
+
+    @property
+    def api_config_file(self) -> Path:
+        assert self.config_file is not None  # api mode requires it (zot_settings)
+        return self.config_file
+
+    @property
+    def api_credentials_file(self) -> Path:
+        assert self.credentials_file is not None
+        return self.credentials_file
 
 
 def zot_settings(ctx: Ctx) -> ZotSettings:
     table = _Table(ctx, "zot")
     url = table.url("url")
-    credentials_file = _path(ctx, table.text("credentials_file"))
+    mode = table_mode(ctx, "zot")
+    config_file = credentials_file = None
+    if mode == "api":
+        config_file = _path(ctx, table.text("config_file"))
+        credentials_file = _path(ctx, table.text("credentials_file"))
+        default_path: str | None = str(credentials_file)
+    else:
+        default_path = None
     return ZotSettings(
         url=url,
         external_url=table.url("external_url", url),
+        mode=mode,
         version=table.optional_text("version"),
-        config_file=_path(ctx, table.text("config_file")),
+        config_file=config_file,
         credentials_file=credentials_file,
-        credentials_path=table.text("credentials_path", str(credentials_file)),
+        credentials_path=table.text("credentials_path", default_path),
         deploy_command=table.argv(
             "credentials_deploy_command",
             '["scp", "{source}", "zot-host:/etc/zot/oidc-credentials.json"]',
@@ -295,7 +357,8 @@ def ci_api_key(ctx: Ctx) -> str:
 class CISettings:
     repository: Path
     workflows: tuple[Path, ...]  # skopeo first, then Dagger
-    registry_host: str
+    registry_host: str  # as the workflows name the registry in image references
+    registry_url: str  # how CI reaches the registry's API (the tag guard lists tags there)
 
 
 def ci_settings(ctx: Ctx, zot: ZotSettings) -> CISettings:
@@ -304,7 +367,18 @@ def ci_settings(ctx: Ctx, zot: ZotSettings) -> CISettings:
     workflows = tuple(
         (repository / table.text(key)).absolute() for key in ("skopeo_workflow", "dagger_workflow")
     )
-    return CISettings(repository, workflows, table.text("registry_host", urlsplit(zot.url).netloc))
+    host = table.text("registry_host", urlsplit(zot.url).netloc)
+    return CISettings(repository, workflows, host, table.url("registry_url", zot.external_url))
+
+
+def dagger_module(ci: CISettings) -> Any:
+    """The repository's Dagger module (``dagger.json`` at its root), or None without one: a
+    ``dagger call`` then counts as a push only when it names the registry itself."""
+    import _dagger
+
+    if not (ci.repository / "dagger.json").is_file():
+        return None
+    return _dagger.read_module(ci.repository)
 
 
 # ---------------------------------------------------------------------------------------

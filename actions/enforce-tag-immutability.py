@@ -32,16 +32,17 @@ def _edits(ctx: Any) -> list[tuple[Path, str, str]]:
     """(file, text now, text with the guards) for each workflow."""
     zot = chain.zot_settings(ctx)
     ci = chain.ci_settings(ctx, zot)
-    edit = workflows.guard_edit(ci.registry_host, zot.external_url)
+    dagger = chain.dagger_module(ci)
+    edit = workflows.guard_edit(ci.registry_host, ci.registry_url, dagger)
     found = []
     for path in ci.workflows:
         text = chain.read_text(path, "CI workflow")
         document = workflows.parse(text, path)
-        if not workflows.push_steps(document, ci.registry_host):
+        if not workflows.push_steps(document, ci.registry_host, dagger, path=path):
             raise ConfigError(
                 f"no step pushes to {ci.registry_host} (skopeo copy ... docker://"
-                f"{ci.registry_host}/NAME:TAG, or dagger call publish --registry "
-                f"{ci.registry_host}); is [ci] registry_host right?",
+                f"{ci.registry_host}/NAME:TAG, or a dagger call whose registry, given or the "
+                "Dagger module's default, is that host); is [ci] registry_host right?",
                 path=str(path),
             )
         found.append((path, text, workflows.edited(text, path, edit)))

@@ -17,6 +17,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+import _repo_zot
 import _zot_chain as chain
 import httpx
 
@@ -25,13 +26,16 @@ from mikado.services import zot_config
 from mikado.services._http import describe_request
 from mikado.services.oci import RegistryClient
 
-SETTINGS = chain.settings_tables("zot", "ci_credentials")
+SETTINGS = chain.settings_tables("zot", "ci", "ci_credentials")
 SUPPORTS_DRY_RUN = True
 
 
-def _metrics_path(zot: chain.ZotSettings) -> str | None:
+def _metrics_path(ctx: Any, zot: chain.ZotSettings) -> str | None:
     """Where zot serves metrics, or None when the metrics extension is off."""
-    document = zot_config.parse(chain.read_text(zot.config_file, "zot configuration"))
+    if zot.mode == "repo":
+        document = _repo_zot.rendered(ctx)
+    else:
+        document = zot_config.parse(chain.read_text(zot.api_config_file, "zot configuration"))
     extensions = document.get("extensions")
     metrics = extensions.get("metrics") if isinstance(extensions, dict) else None
     if not isinstance(metrics, dict) or metrics.get("enable") in (False, "false"):
@@ -60,7 +64,7 @@ def _anonymous_get(ctx: Any, url: str, what: str) -> None:
 
 def _anonymous_reads(ctx: Any, zot: chain.ZotSettings) -> None:
     RegistryClient(ctx.http, zot.url).catalog(auth=None)
-    metrics = _metrics_path(zot)
+    metrics = _metrics_path(ctx, zot)
     if metrics is None:
         ctx.log.warning("zot's metrics extension is off: /metrics not checked")
     else:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _repo_authentik
 import _zot_chain as chain
 
 from mikado.errors import ConfigError, MikadoError
@@ -32,7 +33,7 @@ from mikado.services.authentik import (
 )
 from mikado.services.zot_config import credentials_file_text, write_credentials_file
 
-SETTINGS = chain.settings_tables("authentik", "zot")
+SETTINGS = chain.settings_tables("authentik", "zot", "ci")
 SUPPORTS_DRY_RUN = True
 SCOPES = ("openid", "email", "profile")
 ADMINS_ORDER, CI_ORDER = 0, 1  # the bindings' orders, as the seed's blueprint has them
@@ -50,7 +51,7 @@ class _Wanted:
 
 def _stored_secret(zot: chain.ZotSettings, client_id: str) -> str | None:
     try:
-        document = json.loads(zot.credentials_file.read_text(encoding="utf-8"))
+        document = json.loads(zot.api_credentials_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(document, dict) or document.get("clientid") != client_id:
@@ -158,7 +159,7 @@ def _deployed_problem(ctx: Any, zot: chain.ZotSettings, text: str) -> str | None
             return f"the copy zot reads, {zot.credentials_path}, differs from the file written"
         return None
     target = Path(zot.credentials_path)
-    if target.resolve() == zot.credentials_file.resolve():
+    if target.resolve() == zot.api_credentials_file.resolve():
         return None  # zot reads the file itself
     if not target.is_absolute() or not target.exists():
         if zot.deploy_command:
@@ -175,7 +176,7 @@ def _deployed_problem(ctx: Any, zot: chain.ZotSettings, text: str) -> str | None
 def _deploy(ctx: Any, zot: chain.ZotSettings) -> None:
     if not zot.deploy_command:
         return
-    argv = [part.replace("{source}", str(zot.credentials_file)) for part in zot.deploy_command]
+    argv = [part.replace("{source}", str(zot.api_credentials_file)) for part in zot.deploy_command]
     chain.run_command(ctx, argv, "credentials deploy command", zot.live_timeout)
     ctx.log.info("deployed the credentials file to %s", zot.credentials_path)
 
@@ -186,8 +187,8 @@ def _drift(ctx: Any) -> list[str]:
     wanted = _wanted(client, settings, zot)
     problems = [plan.describe() for plan in _plans(client, settings, wanted) if plan.changes]
     text = credentials_file_text(settings.client_id, wanted.secret)
-    if not chain.private_file_holds(zot.credentials_file, text):
-        problems.append(f"{zot.credentials_file} must hold the client id and secret, mode 0600")
+    if not chain.private_file_holds(zot.api_credentials_file, text):
+        problems.append(f"{zot.api_credentials_file} must hold the client id and secret, mode 0600")
     else:
         deployed = _deployed_problem(ctx, zot, text)
         if deployed is not None:
@@ -195,20 +196,28 @@ def _drift(ctx: Any) -> list[str]:
     return problems
 
 
+def _repo_mode(ctx: Any) -> bool:
+    return chain.table_mode(ctx, "authentik") == "repo"
+
+
 def check(ctx: Any) -> bool:
+    if _repo_mode(ctx):
+        return _repo_authentik.check(ctx)
     return not _drift(ctx)
 
 
 def apply(ctx: Any) -> dict[str, Any] | None:
+    if _repo_mode(ctx):
+        return _repo_authentik.apply(ctx)
     settings, zot, client = _state(ctx)
     wanted = _wanted(client, settings, zot)
     text = credentials_file_text(settings.client_id, wanted.secret)
     if ctx.dry_run:
         for plan in _plans(client, settings, wanted):
             print(plan.describe())
-        if not chain.private_file_holds(zot.credentials_file, text):
+        if not chain.private_file_holds(zot.api_credentials_file, text):
             print(
-                f"write {zot.credentials_file} (mode 0600) with client id "
+                f"write {zot.api_credentials_file} (mode 0600) with client id "
                 f"{settings.client_id!r} and the client secret {wanted.secret_origin} (not shown)"
             )
         if zot.deploy_command:
@@ -225,9 +234,9 @@ def apply(ctx: Any) -> dict[str, Any] | None:
     for name, group_pk, order in wanted.group_pks:
         _, changed = client.ensure_group_binding(application.pbm_uuid, group_pk, order=order)
         ctx.log.info("binding of %s: %s", name, "created" if changed else "present")
-    zot.credentials_file.parent.mkdir(parents=True, exist_ok=True)
-    if write_credentials_file(zot.credentials_file, settings.client_id, wanted.secret):
-        ctx.log.info("wrote %s (client secret %s)", zot.credentials_file, wanted.secret_origin)
+    zot.api_credentials_file.parent.mkdir(parents=True, exist_ok=True)
+    if write_credentials_file(zot.api_credentials_file, settings.client_id, wanted.secret):
+        ctx.log.info("wrote %s (client secret %s)", zot.api_credentials_file, wanted.secret_origin)
     if _deployed_problem(ctx, zot, text) is not None or not zot.check_command:
         _deploy(ctx, zot)
     problem = _deployed_problem(ctx, zot, text)
@@ -240,14 +249,22 @@ def apply(ctx: Any) -> dict[str, Any] | None:
 
 
 def verify(ctx: Any) -> bool:
+    if _repo_mode(ctx):
+        _repo_authentik.verify(ctx)
+        return _record(ctx)
     problems = _drift(ctx)
     if problems:
         raise ConfigError("not as configured: " + "; ".join(problems))
     settings, _, client = _state(ctx)
     # Raises, naming both, when the discovered issuer differs in any character.
     client.discovery(settings.issuer)
-    # A check that said "done" skips apply; record the output then, and only if it changed,
-    # so a recheck writes nothing.
+    return _record(ctx)
+
+
+def _record(ctx: Any) -> bool:
+    """A check that said "done" skips apply; record the outputs then, and only if they
+    changed, so a recheck writes nothing."""
+    settings = chain.authentik_settings(ctx)
     for key, value in (("issuer", settings.issuer), ("client_id", settings.client_id)):
         if ctx.outputs.get(ctx.stem, key) != value:
             ctx.outputs.set(key, value)

@@ -23,6 +23,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import _repo
+import _repo_zot
 import _zot_chain as chain
 import httpx
 
@@ -31,7 +33,7 @@ from mikado.services import zot_config
 from mikado.services.oci import RegistryClient
 from mikado.services.zot_release import ZotRelease
 
-SETTINGS = chain.settings_tables("authentik", "zot")
+SETTINGS = chain.settings_tables("authentik", "zot", "ci")
 SUPPORTS_DRY_RUN = True
 _POLL = 0.25
 
@@ -47,9 +49,9 @@ def _hardening(ctx: Any, zot: chain.ZotSettings, release: ZotRelease) -> zot_con
 
 
 def _load(zot: chain.ZotSettings) -> tuple[str, dict[str, Any]]:
-    text = chain.read_text(zot.config_file, "zot configuration")
+    text = chain.read_text(zot.api_config_file, "zot configuration")
     try:
-        return text, zot_config.parse(text, source=str(zot.config_file))
+        return text, zot_config.parse(text, source=str(zot.api_config_file))
     except zot_config.ZotConfigError as error:
         raise zot_config.ZotConfigError(
             f"{error.message}; zot would not start with this file either: fix it, then run again",
@@ -95,10 +97,21 @@ def _login_problem(ctx: Any, zot: chain.ZotSettings, client_id: str) -> str | No
 def _holds(ctx: Any, release: ZotRelease) -> list[str]:
     """What is not (yet) true; read-only."""
     zot = chain.zot_settings(ctx)
-    _, document = _load(zot)
     problems = []
-    if zot_config.merge_hardening(document, _hardening(ctx, zot, release)) != document:
-        problems.append(f"{zot.config_file} lacks the hardening")
+    if zot.mode == "repo":
+        planned = _repo_zot.plan(ctx, release)
+        problems += [
+            f"{edit.path} lacks the hardening"
+            for edit in planned.edits
+            if edit.before != edit.after
+        ]
+        credentials = _repo_zot.credentials_problem(ctx)
+        if credentials is not None:
+            problems.append(credentials)
+    else:
+        _, document = _load(zot)
+        if zot_config.merge_hardening(document, _hardening(ctx, zot, release)) != document:
+            problems.append(f"{zot.api_config_file} lacks the hardening")
     login = _login_problem(ctx, zot, ctx.outputs.read(chain.REGISTER, "client_id"))
     if login is not None:
         problems.append(login)
@@ -108,7 +121,7 @@ def _holds(ctx: Any, release: ZotRelease) -> list[str]:
 def _restart(ctx: Any, zot: chain.ZotSettings) -> None:
     if not zot.restart_command:
         raise ConfigError(
-            f"zot must be restarted to run {zot.config_file}: it switches authentication on "
+            f"zot must be restarted to run {zot.api_config_file}: it switches authentication on "
             "only at start-up. Set [zot] restart_command (e.g. "
             '["systemctl", "restart", "zot"]), or restart zot yourself and run again'
         )
@@ -166,24 +179,54 @@ def check(ctx: Any) -> bool:
     return not _holds(ctx, chain.zot_release(ctx, zot))
 
 
+def _apply_repo(ctx: Any, zot: chain.ZotSettings, release: ZotRelease) -> bool:
+    """Repo mode: edit the template (and its variables), then deploy; True when done (a dry
+    run shows the edits and the deploy instead)."""
+    repo = _repo.zot_repo(ctx)
+    planned = _repo_zot.plan(ctx, release)
+    problem = _repo_zot.credentials_problem(ctx)
+    if problem is not None:
+        raise ConfigError(problem)
+    changed = False
+    for edit in planned.edits:
+        if chain.replace_file(ctx, edit.path, edit.before, edit.after):
+            changed = True
+            ctx.log.info("wrote %s for zot %s", edit.path, release)
+    if ctx.dry_run:
+        print(f"then deploy zot {release}: {' '.join(repo.deploy.argv) or '(no deploy_command)'}")
+        return False
+    client_id = ctx.outputs.read(chain.REGISTER, "client_id")
+    if changed or _login_problem(ctx, zot, client_id) is not None:
+        _warn(ctx, release)
+        repo.deploy.run(ctx, repo.root)
+        ctx.log.info("deployed zot: %s", " ".join(repo.deploy.argv))
+    return True
+
+
 def apply(ctx: Any) -> dict[str, Any] | None:
     zot = chain.zot_settings(ctx)
     release = chain.zot_release(ctx, zot)
     client_id = ctx.outputs.read(chain.REGISTER, "client_id")
+    if zot.mode == "repo":
+        if not _apply_repo(ctx, zot, release):
+            return None
+        _wait_live(ctx, zot, client_id)
+        RegistryClient(ctx.http, zot.url).catalog(auth=None)
+        return _outputs(ctx, zot, release)
     before, document = _load(zot)
     merged = zot_config.merge_hardening(document, _hardening(ctx, zot, release))
-    zot_config.validate(merged, source=str(zot.config_file), release=release.version)
+    zot_config.validate(merged, source=str(zot.api_config_file), release=release.version)
     after = zot_config.render(merged)
     changed = merged != document and before != after
     if ctx.dry_run:
         if changed:
-            print(zot_config.unified_diff(before, after, str(zot.config_file)), end="")
+            print(zot_config.unified_diff(before, after, str(zot.api_config_file)), end="")
         print(f"then restart zot {release}: {' '.join(zot.restart_command) or '(by hand)'}")
         return None
     _warn(ctx, release)
     if changed:
-        zot_config.write_atomic(zot.config_file, after)
-        ctx.log.info("wrote %s for zot %s", zot.config_file, release)
+        zot_config.write_atomic(zot.api_config_file, after)
+        ctx.log.info("wrote %s for zot %s", zot.api_config_file, release)
     if changed or _login_problem(ctx, zot, client_id) is not None:
         _restart(ctx, zot)
     _wait_live(ctx, zot, client_id)

@@ -16,11 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import _dagger
+import _repo
 import _workflows as workflows
 import _zot_chain as chain
 import httpx
 
-from mikado.errors import ConfigError, MikadoError, ServiceError
+from mikado.edit.ansible_vars import append_list_item
+from mikado.errors import ConfigError, MikadoError, PrerequisiteDiscovered, ServiceError
 from mikado.services._http import describe_request
 
 SETTINGS = chain.settings_tables("forgejo", "zot", "ci", "ci_credentials")
@@ -32,21 +35,83 @@ def _identity(ctx: Any) -> str:
     return identity
 
 
+DAGGER_CARD = "let-dagger-publish-authenticate"
+DAGGER_TITLE = "Let Dagger Publish Authenticate"
+
+
+def _dagger_gap(ctx: Any) -> Any:
+    """The credential support of a Dagger function a workflow calls that cannot take the
+    registry credentials yet (None when every one can, or there is none)."""
+    zot = chain.zot_settings(ctx)
+    ci = chain.ci_settings(ctx, zot)
+    dagger = chain.dagger_module(ci)
+    if dagger is None:
+        return None
+    for path in ci.workflows:
+        document = workflows.parse(chain.read_text(path, "CI workflow"), path)
+        for step in workflows.push_steps(document, ci.registry_host, dagger, path=path):
+            for command in step.commands:
+                if command.function is not None:
+                    support = _dagger.credential_support(command.function)
+                    if not support.accepted:
+                        return support
+    return None
+
+
 def _edits(ctx: Any) -> list[tuple[Path, str, str]]:
     zot = chain.zot_settings(ctx)
     ci = chain.ci_settings(ctx, zot)
+    dagger = chain.dagger_module(ci)
     name = chain.forgejo_settings(ctx).secret_name
-    edit = workflows.credentials_edit(ci.registry_host, _identity(ctx), name, name)
+    edit = workflows.credentials_edit(ci.registry_host, _identity(ctx), name, name, dagger)
     found = []
     for path in ci.workflows:
         text = chain.read_text(path, "CI workflow")
-        if not workflows.push_steps(workflows.parse(text, path), ci.registry_host):
+        if not workflows.push_steps(
+            workflows.parse(text, path), ci.registry_host, dagger, path=path
+        ):
             raise ConfigError(
                 f"no step pushes to {ci.registry_host}; is [ci] registry_host right?",
                 path=str(path),
             )
         found.append((path, text, workflows.edited(text, path, edit)))
     return found
+
+
+def _discover_dagger_change(ctx: Any) -> None:
+    """The Mikado loop on real data: the module must take the credentials before the workflow
+    can pass them, which is a change of its own."""
+    support = _dagger_gap(ctx)
+    if support is None:
+        return
+    name = chain.forgejo_settings(ctx).secret_name
+    steps = _dagger.credentials_instructions(support, _identity(ctx), name)
+    raise PrerequisiteDiscovered(
+        DAGGER_CARD,
+        DAGGER_TITLE,
+        "The CI workflow publishes with `dagger call`, and the Dagger function it calls cannot "
+        "take registry credentials yet, so `--registry-password=env:"
+        f"{name}` would be refused.\n\n## What to do\n\n{steps.strip()}\n\n"
+        f"Then run `mikado done {DAGGER_CARD}` and run the chain again; "
+        f"[[{chain.WIRE}]] then passes the credentials in the workflow.",
+    )
+
+
+def _repo_secret(ctx: Any) -> tuple[Any, str, str]:
+    """Repo mode: (settings, the vars file now, as it should be)."""
+    repo = _repo.forgejo_repo(ctx)
+    forgejo = chain.forgejo_settings(ctx)
+    if forgejo.repository is None:
+        raise ConfigError("[forgejo] repo mode lists repository secrets: give repository")
+    before = chain.read_text(repo.vars_file, "Actions secrets variable file")
+    after = append_list_item(
+        before,
+        (repo.vars_list, ("repo", forgejo.repository), "secrets"),
+        {"name": forgejo.secret_name, "value_var": repo.value_var},
+        key="name",
+        path=str(repo.vars_file),
+    )
+    return repo, before, after
 
 
 def _key_problem(ctx: Any, zot: chain.ZotSettings, key: str) -> str | None:
@@ -81,10 +146,20 @@ def _listed(ctx: Any, forgejo: chain.ForgejoSettings) -> bool:
     return forgejo.secret_name.upper() in {name.upper() for name in names}
 
 
+def _repo_mode(ctx: Any) -> bool:
+    return chain.table_mode(ctx, "forgejo") == "repo"
+
+
 def check(ctx: Any) -> bool:
     zot = chain.zot_settings(ctx)
     forgejo = chain.forgejo_settings(ctx)
     key = chain.ci_api_key(ctx)
+    if _dagger_gap(ctx) is not None:
+        return False
+    if _repo_mode(ctx):
+        _, before, after = _repo_secret(ctx)
+        if before != after:
+            return False
     with workflows.EDIT_LOCK:
         if any(before != after for _, before, after in _edits(ctx)):
             return False
@@ -103,10 +178,13 @@ def apply(ctx: Any) -> dict[str, Any] | None:
     problem = _key_problem(ctx, zot, key)
     if problem is not None:
         raise MikadoError(problem)
+    _discover_dagger_change(ctx)
     with workflows.EDIT_LOCK:
         edits = _edits(ctx)
         # The secret first: with Forgejo unreachable nothing has changed yet.
-        if ctx.dry_run:
+        if _repo_mode(ctx):
+            _apply_repo_secret(ctx, forgejo)
+        elif ctx.dry_run:
             print(f"set the Forgejo Actions secret {forgejo.secret_name} of {forgejo.scope}")
         else:
             client = chain.forgejo(ctx, forgejo)
@@ -126,12 +204,38 @@ def apply(ctx: Any) -> dict[str, Any] | None:
     return {"api_key_fingerprint": chain.fingerprint(key)}
 
 
+def _apply_repo_secret(ctx: Any, forgejo: chain.ForgejoSettings) -> None:
+    """Repo mode: the secret's entry in the variable file, then the deploy that pushes it."""
+    repo, before, after = _repo_secret(ctx)
+    if chain.replace_file(ctx, repo.vars_file, before, after):
+        ctx.log.info(
+            "%s: the Actions secret %s, its value from %s",
+            repo.vars_file.name,
+            forgejo.secret_name,
+            repo.value_var,
+        )
+    if ctx.dry_run:
+        print(f"then deploy the Forgejo secrets: {' '.join(repo.deploy.argv)}")
+        return
+    repo.deploy.run(ctx, repo.root)
+    if not _listed(ctx, forgejo):
+        raise MikadoError(
+            f"after `{' '.join(repo.deploy.argv)}` the Actions secret {forgejo.secret_name} is "
+            f"still not listed for {forgejo.scope}: does your playbook set {repo.value_var} "
+            "from your vault (where you stored the key)?"
+        )
+
+
 def verify(ctx: Any) -> bool:
     forgejo = chain.forgejo_settings(ctx)
     with workflows.EDIT_LOCK:
         bare = [path.name for path, before, after in _edits(ctx) if before != after]
     if bare:
         raise ConfigError(f"a push step lacks the registry credentials in {', '.join(bare)}")
+    if _repo_mode(ctx):
+        repo, before, after = _repo_secret(ctx)
+        if before != after:
+            raise ConfigError(f"{repo.vars_file} lacks the entry of {forgejo.secret_name}")
     if not _listed(ctx, forgejo):
         raise ConfigError(
             f"the Forgejo Actions secret {forgejo.secret_name} is not listed for {forgejo.scope}"

@@ -289,6 +289,13 @@ class AuthentikClient:
         secret = raw.get("client_secret") if raw else None
         return secret if isinstance(secret, str) and secret else None
 
+    def provider_grant_types(self, client_id: str) -> frozenset[str] | None:
+        """The grant types of provider ``client_id``; None when there is no such provider or
+        the release shows no such field (before 2026.x every provider allows the code flow)."""
+        raw = self._find_provider_raw(client_id)
+        shown = raw.get("grant_types") if raw else None
+        return frozenset(str(g) for g in shown) if isinstance(shown, list) else None
+
     def group_bindings(self, target: str) -> list[PolicyBinding]:
         """Every policy binding on ``target`` (an application's ``pbm_uuid``)."""
         return [
