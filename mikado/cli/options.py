@@ -16,6 +16,7 @@ from mikado.errors import UsageError
 if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
     from mikado.config import Config
     from mikado.lab.emulators.releases import LabVersions
+    from mikado.lab.operator import OperatorSources
     from mikado.model.chains import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,6 +90,24 @@ def load_settings(ctx: click.Context) -> Config:
 
     options = _options(ctx)
     return load_config(config_file=options.config, docs=options.docs)
+
+
+def operator_sources(ctx: click.Context, infra: Path | None) -> OperatorSources | None:
+    """With `--lab --infra PATH`: the repository, and the configuration `--config` names (the
+    chain's configuration for that repository, which the lab points at its emulators)."""
+    if infra is None:
+        return None
+    from mikado.lab.operator import OperatorSources
+
+    config = _options(ctx).config
+    return OperatorSources(infra.absolute(), config.absolute() if config else None)
+
+
+LAB_INFRA_HELP = (
+    "With --lab: copy the infrastructure repository at PATH into the workspace and run the "
+    "chain on it; --config then names the chain's configuration for that repository (its "
+    "service URLs, tokens and deploy commands are pointed at the lab). See docs/repo-mode.md."
+)
 
 
 def read_plan(config: Config) -> Plan:

@@ -18,7 +18,6 @@ import httpx
 
 from mikado.lab import LabError
 from mikado.lab.services import Lab
-from mikado.lab.workspace import CI_IDENTITY
 
 MINT_CARD = "mint-zot-ci-api-key"
 KEY_LABEL = "forgejo-ci"
@@ -72,7 +71,7 @@ def mint_api_key(
 
 def mint_ci_api_key(lab: Lab, say: Callable[[str], None]) -> str:
     """The CI account's key, minted as above and recorded in the lab's state."""
-    key = mint_api_key(lab.zot.url, CI_IDENTITY, lab.secrets.ci_password, say)
+    key = mint_api_key(lab.zot.url, lab.chain.ci_identity, lab.secrets.ci_password, say)
     state = lab.workspace.read_state()
     assert state is not None
     lab.workspace.write_state(replace(state, secrets=replace(state.secrets, ci_api_key=key)))

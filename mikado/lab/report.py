@@ -115,12 +115,17 @@ def zot_changes(lab: Lab) -> list[str]:
     return lines
 
 
+def _deployed(lab: Lab, service: str) -> list[str]:
+    return [f"deploy: {line}" for name, line in lab.deploys if name == service]
+
+
 def service_changes(lab: Lab) -> list[str]:
-    """A few lines per service, of what this run changed there."""
+    """A few lines per service, of what this run changed there (through its API, or through
+    the lab's stand-in for a deploy command)."""
     by_service = (
-        ("Authentik", authentik_changes(lab)),
+        ("Authentik", [*authentik_changes(lab), *_deployed(lab, "authentik")]),
         ("Forgejo", forgejo_changes(lab)),
-        ("zot", zot_changes(lab)),
+        ("zot", [*zot_changes(lab), *_deployed(lab, "zot")]),
     )
     if not any(changes for _, changes in by_service):
         return ["Nothing changed in the lab's services during this run."]

@@ -16,15 +16,18 @@ import contextlib
 import errno
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mikado.config import load_config
 from mikado.engine.lock import RunLock
 from mikado.lab import LabError
-from mikado.lab.control import ControlServer
+from mikado.lab.control import ControlServer, Handler
+from mikado.lab.deploy import LabDeployer
 from mikado.lab.emulators import AuthentikEmulator, ForgejoEmulator, ZotEmulator
 from mikado.lab.emulators.releases import LabVersions
 from mikado.lab.emulators.zot_config import ConfigRefused
+from mikado.lab.operator import OperatorSources
 from mikado.lab.workspace import (
     ADMINS_GROUP,
     CI_GROUP,
@@ -40,6 +43,41 @@ from mikado.lab.workspace import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ChainFacts:
+    """What the lab reads from the workspace's configuration: who to provision and how each
+    service takes the chain's changes."""
+
+    ci_identity: str = CI_IDENTITY
+    ci_group: str = CI_GROUP
+    admins_group: str = ADMINS_GROUP
+    forgejo_repository: str = FORGEJO_REPOSITORY
+    zot_config: Path | None = None  # the file zot starts from
+    repo_mode: tuple[str, ...] = ()  # the services whose changes are deployed from the repo
+
+
+def chain_facts(workspace: Workspace) -> ChainFacts:
+    settings = load_config(config_file=workspace.config_file).settings
+    zot, forgejo = settings.get("zot", {}), settings.get("forgejo", {})
+    repo_mode = tuple(
+        name
+        for name in ("authentik", "zot", "forgejo")
+        if settings.get(name, {}).get("mode") == "repo"
+    )
+    if "zot" in repo_mode:
+        zot_config = workspace.lab_dir / "zot-host" / "config.json"
+    else:
+        zot_config = workspace.root / str(zot.get("config_file", "infra/zot/config.json"))
+    return ChainFacts(
+        ci_identity=str(zot.get("ci_identity", CI_IDENTITY)),
+        ci_group=str(zot.get("ci_group", CI_GROUP)),
+        admins_group=str(zot.get("admins_group", ADMINS_GROUP)),
+        forgejo_repository=str(forgejo.get("repository", FORGEJO_REPOSITORY)),
+        zot_config=zot_config,
+        repo_mode=repo_mode,
+    )
+
+
 @dataclass(frozen=True)
 class Lab:
     """A workspace with its emulators running."""
@@ -51,6 +89,8 @@ class Lab:
     forgejo: ForgejoEmulator
     zot: ZotEmulator
     ports_moved: bool  # the recorded ports were taken; the configuration was rewritten
+    chain: ChainFacts = field(default_factory=lambda: ChainFacts())
+    deploys: list[tuple[str, str]] = field(default_factory=list)  # what the lab's deploys did
 
     @property
     def urls(self) -> ServiceUrls:
@@ -60,8 +100,9 @@ class Lab:
         """Every secret the lab knows of: its own tokens and what the chain stored."""
         values = list(self.secrets.values())
         values += [str(p["client_secret"]) for p in self.authentik.stored("providers")]
-        for name in self.forgejo.secret_names(repo=FORGEJO_REPOSITORY):
-            value = self.forgejo.secret_value(name, repo=FORGEJO_REPOSITORY)
+        repository = self.chain.forgejo_repository
+        for name in self.forgejo.secret_names(repo=repository):
+            value = self.forgejo.secret_value(name, repo=repository)
             if value:
                 values.append(value)
         return tuple(v for v in values if v)
@@ -121,6 +162,7 @@ def open_lab(
     docs: Path,
     actions: Path,
     versions: LabVersions | None = None,
+    sources: OperatorSources | None = None,
     validate_requests: bool = True,
 ) -> Iterator[Lab]:
     """Lay out (or reuse) the workspace at `root`, run its emulators, yield the lab.
@@ -139,7 +181,10 @@ def open_lab(
     with RunLock(workspace.lab_dir):
         recorded = workspace.read_state()
         chosen = _check_versions(recorded.versions if recorded else None, versions)
+        sources = _check_sources(recorded, sources)
         secrets = recorded.secrets if recorded else LabSecrets.generate()
+        if secrets.oidc_client_secret is None:  # a workspace from before repo mode
+            secrets = replace(secrets, oidc_client_secret=LabSecrets.generate().oidc_client_secret)
         ports = choose_ports(recorded.ports if recorded else None)
         urls = ServiceUrls(
             *(f"http://127.0.0.1:{p}" for p in (ports.authentik, ports.forgejo, ports.zot))
@@ -147,8 +192,11 @@ def open_lab(
         if recorded is not None:
             relocate(workspace, recorded.ports, ports)
         # the tokens are recorded before anything uses them, so a crash cannot orphan one
-        workspace.write_state(LabState(ports=ports, secrets=secrets, versions=chosen))
-        lay_out(workspace.root, docs=docs, actions=actions, urls=urls)
+        workspace.write_state(
+            LabState(ports=ports, secrets=secrets, versions=chosen, sources=sources)
+        )
+        lay_out(workspace.root, docs=docs, actions=actions, urls=urls, sources=sources)
+        chain = chain_facts(workspace)
         authentik = AuthentikEmulator(
             token=secrets.authentik_token,
             release=chosen.authentik,
@@ -159,35 +207,44 @@ def open_lab(
         forgejo = ForgejoEmulator(
             token=secrets.forgejo_token,
             release=chosen.forgejo,
-            repos=[FORGEJO_REPOSITORY],
+            repos=[chain.forgejo_repository],
             state_file=workspace.emulator_state("forgejo"),
             port=ports.forgejo,
             validate_requests=validate_requests,
         )
         zot = ZotEmulator(
-            config_file=workspace.zot_config,
+            config_file=chain.zot_config,
             release=chosen.zot,
             state_file=workspace.emulator_state("zot"),
             port=ports.zot,
             validate_requests=validate_requests,
         )
-        control = ControlServer(secrets.control_token, restarter(zot), port=ports.control)
+        deployer = LabDeployer(workspace, secrets, authentik, forgejo, zot)
+        handlers: dict[str, Handler] = {"restart": restarter(zot), "deploy": deployer}
+        control = ControlServer(secrets.control_token, handlers, port=ports.control)
         started: list[AuthentikEmulator | ForgejoEmulator | ZotEmulator] = []
         try:
             control.start()
+            for service in (authentik, forgejo):
+                _start(service)
+                started.append(service)
+            _bring_live(workspace, deployer, chain)
             # zot contacts its OIDC issuer when it starts hardened: Authentik first
-            for emulator in (authentik, forgejo, zot):
-                _start(emulator)
-                started.append(emulator)
-            authentik.add_group(ADMINS_GROUP)
+            _start(zot)
+            started.append(zot)
+            authentik.add_group(chain.admins_group)
             authentik.add_user(
-                CI_IDENTITY,
-                email=f"{CI_IDENTITY}@lab.invalid",
-                groups=[CI_GROUP],
+                chain.ci_identity,
+                email=f"{chain.ci_identity}@lab.invalid",
+                groups=[chain.ci_group],
                 password=secrets.ci_password,
                 service_account=True,
             )
-            forgejo.add_repo(FORGEJO_REPOSITORY)
+            forgejo.add_repo(chain.forgejo_repository)
+            # What the lab set up is what an operator brings, not a change of the run's.
+            for emulator in (authentik, forgejo, zot):
+                emulator.requests.clear()
+            deployer.log.clear()
             yield Lab(
                 workspace=workspace,
                 secrets=secrets,
@@ -196,11 +253,43 @@ def open_lab(
                 forgejo=forgejo,
                 zot=zot,
                 ports_moved=recorded is not None and recorded.ports != ports,
+                chain=chain,
+                deploys=deployer.log,
             )
         finally:
             for emulator in reversed(started):
                 emulator.stop()
             control.stop()
+
+
+def _bring_live(workspace: Workspace, deployer: LabDeployer, chain: ChainFacts) -> None:
+    """The first time, deploy what the repository holds for each repo-mode service: the
+    services an operator brings already run what their repository says."""
+    marker = workspace.lab_dir / "deployed-from-repository"
+    if not chain.repo_mode or marker.exists():
+        return
+    for service in ("authentik", "forgejo", "zot"):  # Authentik first: zot asks its issuer
+        if service in chain.repo_mode:
+            refusal = deployer(service)
+            if refusal is not None:
+                raise LabError(f"the repository's {service} does not deploy in the lab: {refusal}")
+    marker.write_text("the repository's state was deployed when the lab was set up\n")
+
+
+def _check_sources(
+    recorded: LabState | None, asked: OperatorSources | None
+) -> OperatorSources | None:
+    """The sources of a new workspace; an existing one keeps its own (asking for others is an
+    error, asking for none reuses them)."""
+    if recorded is None:
+        return asked
+    if asked is None or asked == recorded.sources:
+        return recorded.sources
+    was = recorded.sources.infra if recorded.sources else "the lab's own repository"
+    raise LabError(
+        f"this workspace was laid out from {was}; use a new workspace for another repository "
+        "or configuration, or leave out --infra/--config"
+    )
 
 
 def restarter(zot: ZotEmulator) -> Callable[[str], str | None]:

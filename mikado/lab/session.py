@@ -19,13 +19,12 @@ from pathlib import Path
 from mikado.config import Config, load_config
 from mikado.errors import ExitCode, MikadoError
 from mikado.lab.emulators.releases import LabVersions
+from mikado.lab.operator import OperatorSources
 from mikado.lab.report import infra_changes, service_changes
 from mikado.lab.services import Lab, open_lab
 from mikado.lab.workspace import (
     AUTHENTIK_TOKEN_VARIABLE,
     CI_API_KEY_VARIABLE,
-    CI_IDENTITY,
-    FORGEJO_REPOSITORY,
     FORGEJO_TOKEN_VARIABLE,
     PROBE_REPOSITORY,
     LabSecrets,
@@ -72,7 +71,7 @@ def service_lines(lab: Lab) -> list[str]:
     lines = [
         f"  Authentik {versions.authentik:<7} {lab.authentik.url}  (API {lab.authentik.api_url}/)",
         f"  Forgejo {versions.forgejo:<9} {lab.forgejo.url}  (API {lab.forgejo.api_url}/, "
-        f"repository {FORGEJO_REPOSITORY})",
+        f"repository {lab.chain.forgejo_repository})",
         f"  zot {versions.zot:<13} {lab.zot.url}  (registry {lab.zot.host})",
     ]
     emulators = (lab.authentik, lab.forgejo, lab.zot)
@@ -97,6 +96,7 @@ def run_in_lab(
     versions: LabVersions | None,
     run_chain: Callable[[Config], int],
     echo: Echo,
+    sources: OperatorSources | None = None,
 ) -> int:
     """Open the lab, run the chain in it with `run_chain` (doing its manual card on the way),
     then tell what changed."""
@@ -105,7 +105,7 @@ def run_in_lab(
     try:
         note = " (a throw-away copy for the plan)" if dry_run and temporary else ""
         echo(f"Lab workspace: {root}{note}")
-        with open_lab(root, docs=docs, actions=actions, versions=versions) as lab:
+        with open_lab(root, docs=docs, actions=actions, versions=versions, sources=sources) as lab:
             if lab.ports_moved:
                 echo("The recorded ports were taken; the services moved and mikado.toml follows.")
             echo("Emulated services on this machine (nothing real is touched):")
@@ -186,10 +186,10 @@ def usage_lines(lab: Lab) -> list[str]:
         f'  curl -s -H "Authorization: Bearer ${AUTHENTIK_TOKEN_VARIABLE}" '
         f"{lab.authentik.api_url}/providers/oauth2/",
         f'  curl -s -H "Authorization: token ${FORGEJO_TOKEN_VARIABLE}" '
-        f"{lab.forgejo.api_url}/repos/{FORGEJO_REPOSITORY}/actions/secrets",
+        f"{lab.forgejo.api_url}/repos/{lab.chain.forgejo_repository}/actions/secrets",
         f"  skopeo inspect --tls-verify=false docker://{zot.host}/{PROBE_REPOSITORY}:<tag>",
         "  skopeo copy --dest-tls-verify=false "
-        f'--dest-creds "{CI_IDENTITY}:${CI_API_KEY_VARIABLE}" '
+        f'--dest-creds "{lab.chain.ci_identity}:${CI_API_KEY_VARIABLE}" '
         f"oci-archive:image.tar docker://{zot.host}/infra/app:v1.0.0",
         f"  cd {workspace.root} && mikado run harden-zot-registry   # the chain, with the exports",
         f"zot reloads {workspace.zot_config} when the file itself is written (access control "
@@ -203,6 +203,7 @@ def serve_lab(
     workspace: Path | None,
     *,
     versions: LabVersions | None = None,
+    sources: OperatorSources | None = None,
     echo: Echo,
     stop: threading.Event | None = None,
 ) -> int:
@@ -210,7 +211,7 @@ def serve_lab(
     root, _ = _workspace_root(workspace)
     docs, actions = lab_sources(source)
     stop = stop or threading.Event()
-    with open_lab(root, docs=docs, actions=actions, versions=versions) as lab:
+    with open_lab(root, docs=docs, actions=actions, versions=versions, sources=sources) as lab:
         echo(f"Lab workspace: {root}")
         echo("Emulated services (Ctrl-C stops them; their state stays in the workspace):")
         for line in service_lines(lab):

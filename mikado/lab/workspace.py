@@ -35,6 +35,7 @@ from mikado.lab.infra import (
     ZOT_CONFIG,
     create_infra_repository,
 )
+from mikado.lab.operator import LabUrls, OperatorSources, adapt_config, copy_infra
 
 LAB_STATE_VERSION = 2
 
@@ -85,6 +86,9 @@ class LabSecrets:
     ci_password: str
     control_token: str
     ci_api_key: str | None = None
+    # With an operator's repository in repo mode: the OIDC client secret their vault holds,
+    # which the lab's deploys give the blueprint (!Env) and zot's credentials template.
+    oidc_client_secret: str | None = None
 
     @classmethod
     def generate(cls) -> LabSecrets:
@@ -93,6 +97,7 @@ class LabSecrets:
             forgejo_token=secrets.token_hex(20),  # Forgejo's PATs are 40 hex digits
             ci_password=secrets.token_urlsafe(18),
             control_token=secrets.token_urlsafe(24),
+            oidc_client_secret=secrets.token_urlsafe(48),
         )
 
     def environment(self) -> dict[str, str]:
@@ -112,6 +117,7 @@ class LabSecrets:
             self.ci_password,
             self.control_token,
             self.ci_api_key,
+            self.oidc_client_secret,
         )
         return tuple(value for value in found if value)
 
@@ -122,6 +128,7 @@ class LabSecrets:
             "ci_password": self.ci_password,
             "control_token": self.control_token,
             "ci_api_key": self.ci_api_key,
+            "oidc_client_secret": self.oidc_client_secret,
         }
 
 
@@ -133,6 +140,7 @@ class LabState:
     ports: ServicePorts
     secrets: LabSecrets
     versions: LabVersions = field(default_factory=LabVersions)
+    sources: OperatorSources | None = None  # --infra/--config the workspace was laid out from
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +220,14 @@ class Workspace:
                     ci_password=str(tokens["ci_password"]),
                     control_token=str(tokens["control_token"]),
                     ci_api_key=str(tokens["ci_api_key"]) if tokens.get("ci_api_key") else None,
+                    oidc_client_secret=(
+                        str(tokens["oidc_client_secret"])
+                        if tokens.get("oidc_client_secret")
+                        else None
+                    ),
                 ),
                 versions=LabVersions(**document["releases"]),
+                sources=_sources(document.get("sources")),
             )
         except (KeyError, TypeError, ValueError):
             raise LabError("the lab state is damaged", path=str(self.state_file)) from None
@@ -230,19 +244,33 @@ class Workspace:
             },
             "secrets": state.secrets.as_json(),
             "releases": state.versions.as_json(),
+            "sources": state.sources.as_json() if state.sources else None,
         }
         self.lab_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.lab_dir, 0o700)
         write_atomic(self.state_file, json.dumps(document, indent=1).encode(), mode=0o600)
 
 
+def _sources(recorded: object) -> OperatorSources | None:
+    if not isinstance(recorded, dict) or not recorded.get("infra"):
+        return None
+    config = recorded.get("config")
+    return OperatorSources(Path(str(recorded["infra"])), Path(str(config)) if config else None)
+
+
 def lay_out(
-    root: Path, *, docs: Path, actions: Path, urls: ServiceUrls, zot_port: int | None = None
+    root: Path,
+    *,
+    docs: Path,
+    actions: Path,
+    urls: ServiceUrls,
+    sources: OperatorSources | None = None,
 ) -> Workspace:
     """Create (or complete) the workspace at `root` for services at `urls`.
 
-    The cards, actions and infrastructure repository are created only when absent; the
-    configuration is rewritten whenever it would differ (the emulators moved to other ports).
+    The cards, actions and infrastructure repository are created only when absent (the
+    repository is the lab's own, or a copy of `sources.infra`); the configuration is rewritten
+    whenever it would differ (the emulators moved to other ports).
     """
     workspace = Workspace(root.absolute())
     workspace.root.mkdir(parents=True, exist_ok=True)
@@ -252,8 +280,21 @@ def lay_out(
                 raise LabError(f"{source} is not a folder; run the lab from a mikado checkout")
             _copy_tree(source, target)
     if not (workspace.infra / ".git").is_dir():
-        create_infra_repository(workspace.infra, registry_host=urls.zot_host)
-    text = lab_config(urls, workspace)
+        if sources is None:
+            create_infra_repository(workspace.infra, registry_host=urls.zot_host)
+        else:
+            copy_infra(sources.infra, workspace.infra)
+    if sources is not None and sources.config is not None:
+        try:
+            original = sources.config.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise LabError(f"--config: cannot read it: {error}", path=str(sources.config)) from None
+        lab_urls = LabUrls(urls.authentik, urls.forgejo, urls.zot)
+        text = adapt_config(
+            original, source=sources.config, workspace=workspace.root, urls=lab_urls
+        )
+    else:
+        text = lab_config(urls, workspace)
     current = None
     if workspace.config_file.exists():
         current = workspace.config_file.read_text(encoding="utf-8")

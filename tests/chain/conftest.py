@@ -254,7 +254,7 @@ def chain_lab_in(
             port=zot.port,
             validate_requests=validate_requests,
         )
-        control = ControlServer(CONTROL_TOKEN, restarter(zot))
+        control = ControlServer(CONTROL_TOKEN, {"restart": restarter(zot)})
         control.start()
         zot.start()
         try:

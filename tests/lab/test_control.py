@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mikado.lab.control import ControlServer, request_restart
+from mikado.lab.control import ControlServer, request
 
 TOKEN = "control-token-for-the-test"
 
@@ -30,7 +30,7 @@ class Recorder:
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[Path, Recorder]]:
     recorder = Recorder()
-    server = ControlServer(TOKEN, recorder)
+    server = ControlServer(TOKEN, {"restart": recorder, "deploy": recorder})
     server.start()
     (tmp_path / "lab").mkdir()
     state = {"ports": {"control": server.port}, "secrets": {"control_token": TOKEN}}
@@ -72,7 +72,7 @@ def test_a_wrong_token_restarts_nothing(lab: tuple[Path, Recorder]) -> None:
     state = json.loads((workspace / "lab" / "lab.json").read_text())
     state["secrets"]["control_token"] = "not-the-token"
     (workspace / "lab" / "lab.json").write_text(json.dumps(state))
-    assert request_restart(workspace, "zot") == "wrong lab token"
+    assert request(workspace, "restart", "zot") == "wrong lab token"
     assert recorder.calls == []
 
 
@@ -83,9 +83,30 @@ def test_a_folder_without_a_running_lab_is_named(tmp_path: Path) -> None:
     (tmp_path / "lab").mkdir()
     state = {"ports": {"control": 9}, "secrets": {"control_token": TOKEN}}  # discard port
     (tmp_path / "lab" / "lab.json").write_text(json.dumps(state))
-    assert "does not answer (is it running?)" in str(request_restart(tmp_path, "zot"))
+    assert "does not answer (is it running?)" in str(request(tmp_path, "restart", "zot"))
 
 
-def test_only_zot_can_be_restarted() -> None:
+def test_a_deploy_is_asked_of_the_lab_like_a_restart(lab: tuple[Path, Recorder]) -> None:
+    workspace, recorder = lab
+    done = control("deploy", "authentik", "--workspace", str(workspace))
+    assert (done.returncode, done.stdout) == (0, "authentik deployed\n")
+    recorder.refusal = "blueprint zot.yaml, entry 3: no flow with slug 'nope'"
+    failed = control("deploy", "zot", "--workspace", str(workspace))
+    assert failed.returncode == 1
+    assert failed.stderr == f"zot was not deployed: {recorder.refusal}\n"
+    assert recorder.calls == ["authentik", "zot"]
+
+
+def test_only_zot_can_be_restarted_and_only_the_three_services_deployed() -> None:
     done = control("restart", "authentik", "--workspace", "/tmp")
-    assert done.returncode == 2 and "invalid choice: 'authentik'" in done.stderr
+    assert done.returncode == 2 and "restart takes one of: zot" in done.stderr
+    unknown = control("deploy", "grafana", "--workspace", "/tmp")
+    assert unknown.returncode == 2 and "invalid choice: 'grafana'" in unknown.stderr
+
+
+def test_a_lab_without_deploys_says_what_it_offers(tmp_path: Path) -> None:
+    server = ControlServer(TOKEN, {"restart": Recorder()})
+    assert server.answer("/deploy/zot", TOKEN) == (
+        404,
+        {"error": "no such control: /deploy/zot (this lab offers: restart)"},
+    )

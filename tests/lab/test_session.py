@@ -80,10 +80,10 @@ def test_serve_prints_urls_and_usage_serves_and_stops_on_ctrl_c(tmp_path: Path) 
 def test_workspace_needs_lab() -> None:
     result = _mikado("run", "harden-zot-registry", "--workspace", "/tmp/nowhere")
     assert result.returncode == 2
-    assert "--workspace and --lab-versions go with --lab" in result.stderr
+    assert "--workspace, --lab-versions and --infra go with --lab" in result.stderr
     versions = _mikado("run", "harden-zot-registry", "--lab-versions", "zot=2.1.10")
     assert versions.returncode == 2
-    assert "--workspace and --lab-versions go with --lab" in versions.stderr
+    assert "--workspace, --lab-versions and --infra go with --lab" in versions.stderr
 
 
 def test_a_folder_that_is_not_a_lab_workspace_is_refused(tmp_path: Path) -> None:
@@ -185,3 +185,9 @@ def test_lab_versions_that_the_lab_cannot_imitate_are_a_usage_error(
 def test_the_lab_versions_help_names_every_release_the_lab_imitates() -> None:
     for service, releases in RELEASES.items():
         assert f"{service} {'|'.join(releases)}" in LAB_VERSIONS_HELP
+
+
+def test_infra_needs_lab(tmp_path: Path) -> None:
+    result = _mikado("run", "harden-zot-registry", "--infra", str(tmp_path))
+    assert result.returncode == 2
+    assert "--workspace, --lab-versions and --infra go with --lab" in result.stderr

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from mikado.cli.options import LAB_VERSIONS_HELP, global_options, load_settings, output_format
+from mikado.cli.options import (
+    LAB_INFRA_HELP,
+    LAB_VERSIONS_HELP,
+    global_options,
+    load_settings,
+    operator_sources,
+    output_format,
+)
 from mikado.cli.options import lab_versions as options_lab_versions
 from mikado.cli.output import echo
 
@@ -33,9 +40,17 @@ def lab_group() -> None:
     help="The lab workspace, reused if it exists (default: a new temporary folder).",
 )
 @click.option("--lab-versions", metavar="SERVICE=RELEASE,...", help=LAB_VERSIONS_HELP)
+@click.option(
+    "--infra",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    metavar="PATH",
+    help=LAB_INFRA_HELP.replace("With --lab: c", "C"),
+)
 @global_options
 @click.pass_context
-def serve(ctx: click.Context, workspace: Path | None, lab_versions: str | None) -> int:
+def serve(
+    ctx: click.Context, workspace: Path | None, lab_versions: str | None, infra: Path | None
+) -> int:
     """Keep the lab's emulated services running until Ctrl-C.
 
     Prints their URLs, the workspace's configuration and how to reach them with curl and
@@ -51,4 +66,10 @@ def serve(ctx: click.Context, workspace: Path | None, lab_versions: str | None) 
 
     output_format(ctx, ("human",))
     versions = options_lab_versions(lab_versions)
-    return serve_lab(load_settings(ctx), workspace, versions=versions, echo=echo)
+    return serve_lab(
+        load_settings(ctx),
+        workspace,
+        versions=versions,
+        sources=operator_sources(ctx, infra),
+        echo=echo,
+    )

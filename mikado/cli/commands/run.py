@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from mikado.cli.options import LAB_VERSIONS_HELP, global_options, load_settings, output_format
+from mikado.cli.options import (
+    LAB_INFRA_HELP,
+    LAB_VERSIONS_HELP,
+    global_options,
+    load_settings,
+    operator_sources,
+    output_format,
+)
 from mikado.cli.options import lab_versions as options_lab_versions
 from mikado.cli.output import echo
 from mikado.errors import UsageError
@@ -42,6 +49,12 @@ from mikado.errors import UsageError
     help="With --lab: the workspace folder, reused if it exists (default: a new temporary one).",
 )
 @click.option("--lab-versions", metavar="SERVICE=RELEASE,...", help=LAB_VERSIONS_HELP)
+@click.option(
+    "--infra",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    metavar="PATH",
+    help=LAB_INFRA_HELP,
+)
 @global_options
 @click.pass_context
 def run(
@@ -57,6 +70,7 @@ def run(
     lab: bool,
     workspace: Path | None,
     lab_versions: str | None,
+    infra: Path | None,
 ) -> int:
     """Run the actions of GOAL's chain, leaves first, recording progress in the cards.
 
@@ -75,6 +89,7 @@ def run(
       mikado run harden-zot-registry --dry-run --format json
       mikado run harden-zot-registry --lab --workspace /tmp/lab
       mikado run harden-zot-registry --lab --lab-versions authentik=2025.2,zot=2.1.17
+      mikado run harden-zot-registry --lab --infra ../infra --config ../infra-mikado.toml
 
     With --lab the chain runs on a copy of the cards against local emulators of Authentik,
     Forgejo and zot (of the releases --lab-versions names), provisioned with what an operator
@@ -86,8 +101,8 @@ def run(
     from mikado.engine.plan import RunOptions
 
     fmt = output_format(ctx, ("human", "json"))
-    if (workspace is not None or lab_versions is not None) and not lab:
-        raise UsageError("--workspace and --lab-versions go with --lab")
+    if (workspace is not None or lab_versions is not None or infra is not None) and not lab:
+        raise UsageError("--workspace, --lab-versions and --infra go with --lab")
     versions = options_lab_versions(lab_versions)
     options = RunOptions(
         dry_run=dry_run, jobs=jobs, keep_going=keep_going, only=only, recheck=recheck
@@ -102,6 +117,7 @@ def run(
         workspace,
         dry_run=dry_run,
         versions=versions,
+        sources=operator_sources(ctx, infra),
         run_chain=lambda config: run_chain(
             config, goal, options, fmt=fmt, verbose=verbose, ask=False
         ),
