@@ -9,13 +9,12 @@ the template rendered for the zot emulator, the secrets role's entries PUT to Fo
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from treebuilder import run_mikado
 
 from mikado.edit.ansible_vars import Variables
 from mikado.edit.jinja_json import render_json
@@ -37,14 +36,7 @@ CHANGED = {
 
 
 def mikado(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mikado", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_mikado(*args, cwd=cwd)
 
 
 def lab(workspace: Path, *extra: str) -> subprocess.CompletedProcess[str]:
