@@ -95,7 +95,9 @@ def _rebased(value: str, original: Path, repository: Path, workspace: Path) -> s
     return str(Path("infra") / inside)
 
 
-def adapt_config(text: str, *, source: Path, workspace: Path, urls: LabUrls) -> str:
+def adapt_config(
+    text: str, *, source: Path, workspace: Path, urls: LabUrls, zot_version: str
+) -> str:
     """The operator's configuration, pointed at the lab (see the module's docstring)."""
     try:
         document = tomlkit.parse(text)
@@ -145,7 +147,8 @@ def adapt_config(text: str, *, source: Path, workspace: Path, urls: LabUrls) -> 
     forgejo["token"] = f"env:{FORGEJO_TOKEN_VARIABLE}"
     zot["url"] = urls.zot
     zot["external_url"] = urls.zot
-    zot.pop("version", None)  # the lab's zot says which release it is
+    # the lab's zot's release, known even while it is down (the chain must repair it then)
+    zot["version"] = zot_version
     for name, table in (("authentik", authentik), ("forgejo", forgejo), ("zot", zot)):
         if table.get("mode") == "repo":
             table["deploy_command"] = _control("deploy", name, workspace)

@@ -83,7 +83,7 @@ def forgejo_changes(lab: Lab) -> list[str]:
 def zot_changes(lab: Lab) -> list[str]:
     lines = []
     zot = lab.zot
-    restarts = zot.starts - 1  # the first start is the lab's
+    restarts = zot.starts - lab.zot_starts  # the lab's own start is not the run's
     if restarts > 0:
         config = zot.config
         now = []

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mikado.config import load_config
 from mikado.engine.lock import RunLock
+from mikado.errors import ConfigError
 from mikado.lab import LabError
 from mikado.lab.control import ControlServer, Handler
 from mikado.lab.deploy import LabDeployer
@@ -91,6 +92,7 @@ class Lab:
     ports_moved: bool  # the recorded ports were taken; the configuration was rewritten
     chain: ChainFacts = field(default_factory=lambda: ChainFacts())
     deploys: list[tuple[str, str]] = field(default_factory=list)  # what the lab's deploys did
+    zot_starts: int = 1  # zot's starts when the lab was set up: later ones are the run's
 
     @property
     def urls(self) -> ServiceUrls:
@@ -127,14 +129,27 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# The highest TCP port; 0 asks for any free one.
+MAX_PORT = 65535
+
+
 def choose_ports(recorded: ServicePorts | None) -> ServicePorts:
-    """The recorded ports where they are free, fresh ones elsewhere (all distinct)."""
+    """The recorded ports where they are free, fresh ones elsewhere (all distinct). A recorded
+    port no TCP port can be (lab/lab.json edited or damaged) is a :class:`ConfigError`: binding
+    it would raise an OverflowError, and quietly moving the service would hide the damage."""
     chosen: list[int] = []
     wanted = (
         (recorded.authentik, recorded.forgejo, recorded.zot, recorded.control)
         if recorded
         else (0, 0, 0, 0)
     )
+    for service, port in zip(("authentik", "forgejo", "zot", "control"), wanted, strict=True):
+        if not 0 <= port <= MAX_PORT:
+            raise ConfigError(
+                f"the lab state (lab/lab.json) gives the {service} port as {port}, which no TCP "
+                f"port can be (0 to {MAX_PORT}, 0 for any free one); correct it, or use a new "
+                "workspace"
+            )
     for port in wanted:
         if port in chosen or not _port_free(port):
             port = _free_port()
@@ -195,7 +210,14 @@ def open_lab(
         workspace.write_state(
             LabState(ports=ports, secrets=secrets, versions=chosen, sources=sources)
         )
-        lay_out(workspace.root, docs=docs, actions=actions, urls=urls, sources=sources)
+        lay_out(
+            workspace.root,
+            docs=docs,
+            actions=actions,
+            urls=urls,
+            sources=sources,
+            versions=chosen,
+        )
         chain = chain_facts(workspace)
         authentik = AuthentikEmulator(
             token=secrets.authentik_token,
@@ -255,6 +277,7 @@ def open_lab(
                 ports_moved=recorded is not None and recorded.ports != ports,
                 chain=chain,
                 deploys=deployer.log,
+                zot_starts=zot.starts,
             )
         finally:
             for emulator in reversed(started):

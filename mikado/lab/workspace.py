@@ -265,6 +265,7 @@ def lay_out(
     actions: Path,
     urls: ServiceUrls,
     sources: OperatorSources | None = None,
+    versions: LabVersions | None = None,
 ) -> Workspace:
     """Create (or complete) the workspace at `root` for services at `urls`.
 
@@ -291,10 +292,14 @@ def lay_out(
             raise LabError(f"--config: cannot read it: {error}", path=str(sources.config)) from None
         lab_urls = LabUrls(urls.authentik, urls.forgejo, urls.zot)
         text = adapt_config(
-            original, source=sources.config, workspace=workspace.root, urls=lab_urls
+            original,
+            source=sources.config,
+            workspace=workspace.root,
+            urls=lab_urls,
+            zot_version=(versions or LabVersions()).zot,
         )
     else:
-        text = lab_config(urls, workspace)
+        text = lab_config(urls, workspace, versions or LabVersions())
     current = None
     if workspace.config_file.exists():
         current = workspace.config_file.read_text(encoding="utf-8")
@@ -356,7 +361,7 @@ def relocate(workspace: Workspace, old: ServicePorts, new: ServicePorts) -> list
 # configuration -------------------------------------------------------------------------------
 
 
-def lab_config(urls: ServiceUrls, workspace: Workspace) -> str:
+def lab_config(urls: ServiceUrls, workspace: Workspace, versions: LabVersions) -> str:
     """mikado.toml for the lab, shaped as a real installation's (docs/lab.md shows one)."""
     python = sys.executable
     control = [python, "-m", "mikado.lab.control", "restart", "zot"]
@@ -395,6 +400,9 @@ repository = "{FORGEJO_REPOSITORY}"
 [zot]
 url = "{urls.zot}"
 external_url = "{urls.zot}"
+# Known beforehand, so the chain can repair a zot that does not start (its release cannot be
+# asked of it then).
+version = "{versions.zot}"
 config_file = "infra/{ZOT_CONFIG}"
 credentials_file = "infra/{CREDENTIALS_FILE}"
 # "The zot host" of the lab is a folder of the workspace; a real one is reached by scp/ssh.

@@ -358,3 +358,27 @@ def test_a_run_killed_at_any_moment_resumes_without_duplicates(
         assert result.returncode == 0, f"{where}\n{_explain(result)}"
         once = _duplicates(workspace)
         assert once == dict.fromkeys(once, 1), where
+
+
+@pytest.mark.parametrize("damage", ["deleted", "garbage"])
+def test_a_lab_whose_zot_cannot_start_is_repaired_by_a_recheck(tmp_path: Path, damage: str) -> None:
+    """zot does not start without a readable credentials file; its release is in the lab's
+    configuration, so the chain can still repair it (issue 15)."""
+    workspace = tmp_path / "ws"
+    assert run_lab("--workspace", str(workspace))[0].returncode == 0
+    copy = workspace / "lab/zot-host/oidc-credentials.json"
+    if damage == "deleted":
+        copy.unlink()
+    else:
+        copy.write_text("{not json", encoding="utf-8")
+    down, _ = run_lab("--workspace", str(workspace))
+    assert down.returncode == 0, _explain(down)
+    assert "zot is down: it refused to start" in down.stdout
+    assert "`--recheck` also repairs the files the chain wrote" in down.stdout
+    repaired, _ = run_lab("--workspace", str(workspace), "--recheck")
+    assert repaired.returncode == 0, _explain(repaired)
+    assert "zot:\n    - restarted once" in repaired.stdout
+    assert json.loads(copy.read_text(encoding="utf-8"))["clientid"] == "zot"
+    again, _ = run_lab("--workspace", str(workspace))
+    assert "zot is down" not in again.stdout
+    assert "nothing to run, every card of the chain is complete" in again.stdout

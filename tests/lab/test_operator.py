@@ -21,7 +21,9 @@ def adapted(tmp_path: Path, text: str) -> tuple[str, dict[str, dict[str, object]
     source = tmp_path / "ops" / "mikado.toml"
     source.parent.mkdir(parents=True, exist_ok=True)
     source.write_text(text)
-    out = adapt_config(text, source=source, workspace=tmp_path / "ws", urls=URLS)
+    out = adapt_config(
+        text, source=source, workspace=tmp_path / "ws", urls=URLS, zot_version="2.1.17"
+    )
     return out, tomllib.loads(out)
 
 
@@ -71,7 +73,7 @@ token = "env:FJ"
 repository = "ops/infra"
 [zot]
 url = "https://registry.example.org"
-version = "2.1.17"
+version = "2.1.20"
 config_file = "../infra/zot/config.json"
 credentials_file = "../infra/zot/oidc.json"
 restart_command = ["systemctl", "restart", "zot"]
@@ -86,7 +88,7 @@ dagger_workflow = "b.yaml"
     zot = config["zot"]
     assert zot["config_file"] == "infra/zot/config.json"
     assert zot["credentials_file"] == "infra/zot/oidc.json"
-    assert "version" not in zot  # the lab's zot says which release it is
+    assert zot["version"] == "2.1.17"  # the lab's zot's release, not the operator's
     assert zot["restart_command"][1:5] == ["-m", "mikado.lab.control", "restart", "zot"]
     assert str(tmp_path / "ws" / "lab" / "zot-host") in str(zot["credentials_path"])
     assert "client_secret" not in config["authentik"]  # the lab's Authentik holds its own
