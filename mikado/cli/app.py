@@ -17,6 +17,7 @@ import click
 from mikado import __version__
 from mikado.cli.crash import crash, report
 from mikado.cli.options import global_options
+from mikado.cli.output import warnings_as_lines
 from mikado.errors import ExitCode, MikadoError
 
 # Each command's module and function, imported only when that command runs (or help lists
@@ -89,6 +90,11 @@ def _load(name: str) -> click.Command | None:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code, without exiting."""
+    with warnings_as_lines():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="mikado", standalone_mode=False)
     except click.exceptions.Exit as exc:

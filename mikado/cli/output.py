@@ -3,12 +3,15 @@ in the shapes of docs/reference.md#output-formats."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import click
 
@@ -24,6 +27,36 @@ def echo(text: str = "", *, err: bool = False) -> None:
 
 def echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """While the block runs, each problem mikado recovered from (a
+    :class:`~mikado.tree.notices.TreeWarning`) prints as one ``mikado: warning: ...`` line on
+    stderr, every time it happens; other warnings print as Python prints them."""
+    from mikado.tree.notices import TreeWarning
+
+    with warnings.catch_warnings():  # restores the filters and showwarning afterwards
+        # "always": a second damaged cache in one process (tests, an embedding program) must
+        # be reported too, not swallowed as a repeat of the first.
+        warnings.simplefilter("always", TreeWarning)
+        shown = warnings.showwarning
+
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
+            if issubclass(category, TreeWarning):
+                click.echo(f"mikado: warning: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 class StatusLine:

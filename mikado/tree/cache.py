@@ -7,6 +7,16 @@ equal key (git's "racily clean" problem). For that, the cache notes the filesyst
 when a run starts (by writing a stamp file) and keeps no entry whose mtime or ctime is not
 strictly older than it. Anything that changes what a scan yields (mikado's version or source,
 the required fields) is part of the cache's context and discards it whole.
+
+Nor is it ever trusted blindly: the file is read as untrusted bytes. Each record carries its
+length and a CRC-32 of its bytes (under a millisecond for 10,000 docs). A record whose length
+claims more than the file holds, whose bytes do not match their checksum (a disk or a copy that
+changed them), that does not unmarshal, or that is not shaped like the entries mikado writes,
+marks the file damaged: what was read before it stays (each entry is whole and keyed), the rest
+is dropped, the docs are read again and the cache is rebuilt, with a
+:class:`~mikado.tree.notices.TreeWarning` saying so. The checksum comes first: damaged bytes
+never reach marshal, which would believe a list header claiming a billion items and allocate
+for it.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import marshal
 import os
 import re
 import sys
+import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,15 +37,18 @@ import yaml
 
 import mikado
 from mikado.config import ensure_runtime
+from mikado.errors import ConfigError
 from mikado.tree.discover import StatKey, key_fields, newest_change
-from mikado.tree.scan import TARGETS, Row
+from mikado.tree.notices import warn
+from mikado.tree.scan import SUSPECT, TARGETS, Row
 
-FORMAT = 2
+FORMAT = 3  # 3: each record has a checksum
 BATCH = 4096  # entries per marshal record: keeps the bytes being written small
 # Marshal's format 2: formats 3 and 4 mark objects for back-references, which makes loading a
 # record twice as slow (13 µs a row instead of 6.5) for a sixth fewer bytes.
 MARSHAL_VERSION = 2
 _MAGIC = "mikado-scan-cache"
+_ROW_LENGTH = SUSPECT + 1  # the fields of a Row (see mikado.tree.scan.to_row)
 
 # The modules whose code decides what a cached row or report holds: these and everything they
 # import from mikado. Their sizes and mtimes join the context, so an edited mikado never trusts
@@ -111,7 +125,9 @@ def _code_signature(folder: Path) -> Signature:
             package, (package / entry[0] for entry in stored)
         ):
             return stored
-    except (OSError, ValueError, TypeError, EOFError, IndexError):
+    # Damaged bytes can make marshal raise any of these (MemoryError: a list claiming billions
+    # of items); the signature is then simply computed again.
+    except (OSError, ValueError, TypeError, EOFError, IndexError, KeyError, MemoryError):
         pass
     signature = _stat_signature(package, shaping_modules(package, SHAPING_ROOTS))
     _replace_bytes(record, encode(signature))
@@ -155,7 +171,7 @@ class ScanCache:
             ensure_runtime(runtime)
             folder.mkdir(exist_ok=True)
             stamp = _filesystem_now(folder / "stamp")
-        except OSError:
+        except (OSError, ConfigError):  # ConfigError: the runtime path is no folder
             return cls.disabled()
         return cls(file, (*context, _code_signature(folder)), stamp)
 
@@ -172,42 +188,65 @@ class ScanCache:
     def matching(self, stats: Mapping[str, StatKey], *, links: bool) -> Iterator[tuple[str, Row]]:
         """Stream the entries whose key equals ``stats[path]`` (and which hold links when they
         are needed), without keeping the cache in memory. Afterwards :attr:`unmatched` counts
-        the entries that were not used."""
+        the entries that were not used (a damaged file counts one more, so it is rebuilt)."""
         self.unmatched = 0
         if self.file is None:
             return
         try:
-            with open(self.file, "rb") as stream:
-                if _read_record(stream) != self.context:
+            stream = open(self.file, "rb")  # noqa: SIM115 - closed below
+        except OSError:
+            return  # none yet, or unreadable: every doc is read, as on a first run
+        with stream:
+            try:
+                records = _Records(stream)
+                if records.next() != self.context:
                     return
-                while True:
-                    try:
-                        batch: Any = _read_record(stream)
-                    except EOFError:
-                        return
-                    for path, key, row in batch:
-                        if stats.get(path) == key and not (links and row[TARGETS] is None):
+                while (batch := records.next()) is not _END:
+                    if type(batch) is not list:
+                        raise _Damaged("a record is not a list of entries")
+                    for entry in batch:
+                        try:
+                            path, key, row = entry
+                            usable = stats.get(path) == key
+                            if usable and (type(row) is not tuple or len(row) != _ROW_LENGTH):
+                                raise _Damaged("an entry is not shaped like a scanned doc")
+                            usable = usable and not (links and row[TARGETS] is None)
+                        except (TypeError, ValueError):
+                            raise _Damaged("an entry is not a (path, key, row) triple") from None
+                        if usable:
                             yield path, row
                         else:
                             self.unmatched += 1
-        except (OSError, ValueError, TypeError):
-            self.unmatched += 1  # damaged: whatever was read stays valid, the rest is read anew
+            except _Damaged as damage:
+                self.unmatched += 1
+                warn(
+                    f"the scan cache {self.file} is damaged ({damage}); the docs it no longer "
+                    "holds are read again and the cache is rebuilt"
+                )
+            except OSError:
+                self.unmatched += 1  # a read failed: the rest is read anew, as for damage
 
     def sibling(self, kind: str) -> Path | None:
         """Another file of this cache (for results derived from the scans)."""
         return self.file.with_name(f"{kind}-{self.file.name}") if self.file else None
 
     def load_value(self, kind: str, key: str) -> Any:
-        """A value saved with :meth:`save_value` under the same ``key``, or ``None``."""
+        """A value saved with :meth:`save_value` under the same ``key``, or ``None`` (also when
+        the file is damaged, with a warning: the caller then computes the value again)."""
         file = self.sibling(kind)
         if file is None:
             return None
         try:
             with open(file, "rb") as stream:
-                if _read_record(stream) != (self.context, key):
+                records = _Records(stream)
+                if records.next() != (self.context, key):
                     return None
-                return _read_record(stream)
-        except (OSError, EOFError, ValueError, TypeError):
+                value = records.next()
+                return None if value is _END else value
+        except OSError:
+            return None
+        except _Damaged as damage:
+            warn(f"the saved {kind} {file} is damaged ({damage}); it is computed again")
             return None
 
     def save_value(self, kind: str, key: str, value: Any) -> None:
@@ -305,7 +344,7 @@ def append_record(fd: int, record: bytes) -> bool:
 
     Records are length-prefixed, so loading reads each with one read() and one marshal.loads:
     marshal.load on a file object pulls its bytes through many small Python-level reads."""
-    data = len(record).to_bytes(8, "little") + record
+    data = _framed(record)
     try:
         return os.write(fd, data) == len(data)
     except OSError:
@@ -367,18 +406,75 @@ def _filesystem_now(stamp: Path) -> int:
 
 
 def _write_record(stream: BinaryIO, value: Any) -> None:
-    # Length-prefixed, so loading reads each record with one read() and one marshal.loads:
-    # marshal.load on a file object pulls its bytes through many small Python-level reads.
-    data = encode(value)
-    stream.write(len(data).to_bytes(8, "little"))
-    stream.write(data)
+    stream.write(_framed(encode(value)))
 
 
-def _read_record(stream: BinaryIO) -> object:
-    size = stream.read(8)
-    if not size:
-        raise EOFError
-    data = stream.read(int.from_bytes(size, "little"))
-    if len(size) != 8 or len(data) != int.from_bytes(size, "little"):
-        raise ValueError("truncated cache record")
-    return marshal.loads(data)
+_HEADER = 12  # a record's length (8 bytes) and the CRC-32 of its bytes (4), little-endian
+
+
+def _framed(record: bytes) -> bytes:
+    """A record as it is stored. Length-prefixed, so loading reads each record with one read()
+    and one marshal.loads: marshal.load on a file object pulls its bytes through many small
+    Python-level reads."""
+    return len(record).to_bytes(8, "little") + zlib.crc32(record).to_bytes(4, "little") + record
+
+
+class _Damaged(Exception):
+    """The bytes of a cache file are not records mikado wrote; the message says why."""
+
+
+_END = object()  # what _Records.next returns at the end of the file
+
+
+_FOREIGN = object()  # what _Records.next returns for a first record of another format
+
+
+class _Records:
+    """The records of one cache file, read as untrusted bytes: a length prefix is checked
+    against what the file still holds before anything is read or allocated (eight damaged
+    bytes must not ask for an exabyte), the checksum before marshal sees the bytes, and
+    whatever marshal still makes of them — its ValueError, EOFError, TypeError, MemoryError —
+    is :class:`_Damaged`, never an error of the command (an EOFError escaping to click would
+    even read as Ctrl-D: "Aborted.", exit 130).
+
+    A first record whose length or checksum does not fit is :data:`_FOREIGN`, not damage: a
+    cache written by a mikado of the format before checksums reads that way, and like any
+    cache of another context it is replaced without a word."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        # Cache files are replaced by rename, never written in place, so an open file's size
+        # cannot change under the reader.
+        self._left = os.fstat(stream.fileno()).st_size
+        self._count = 0
+
+    def next(self) -> object:
+        """The next record, or :data:`_END` after the last one."""
+        if self._count == 0 and self._left == 0:
+            raise _Damaged("the file is empty")
+        if self._left == 0:
+            return _END
+        self._count += 1
+        if self._left < _HEADER:
+            raise _Damaged(f"the file ends inside the length of record {self._count}")
+        header = self._stream.read(_HEADER)
+        size, crc = int.from_bytes(header[:8], "little"), int.from_bytes(header[8:], "little")
+        self._left -= _HEADER
+        if size > self._left:
+            if self._count == 1:
+                return _FOREIGN
+            raise _Damaged(
+                f"record {self._count} claims {size:,} bytes where {self._left:,} are left"
+            )
+        data = self._stream.read(size)
+        self._left -= size
+        if len(data) != size:  # only if the file shrank all the same
+            raise _Damaged(f"the file ends inside record {self._count}")
+        if zlib.crc32(data) != crc:
+            if self._count == 1:
+                return _FOREIGN
+            raise _Damaged(f"record {self._count} does not match its checksum")
+        try:
+            return marshal.loads(data)
+        except (ValueError, EOFError, TypeError, MemoryError) as error:
+            raise _Damaged(f"record {self._count} does not load: {error}") from None

@@ -7,9 +7,15 @@ than it saves.
 A chunk comes back as marshalled lists (see :class:`Batch`): the cache record of the docs the
 cache may keep, which the worker appends to the cache file itself when it can, and the rows of
 every doc. With a link check, each doc's links are resolved in the worker too, and the rows
-carry no targets. Marshal is the cache's own format and loads faster than pickle; the pool's
-result thread only passes bytes on. The workers get the paths, cache keys and link tree by
-forking, so a task is two numbers.
+carry no targets. Marshal is the cache's own format and loads faster than pickle; the thread
+that collects results only passes bytes on. The workers get the paths, cache keys and link tree
+by forking, so a task is two numbers.
+
+A worker can die (the out-of-memory killer picks the largest process; a person kills one):
+``multiprocessing.Pool`` then replaces it but never hands its chunk out again, and waits for
+that chunk forever. So the workers are driven here, each over its own pipe, watched through
+its process sentinel: the chunks a dead worker held are read again in this process, with a
+:class:`~mikado.tree.notices.TreeWarning`, and the command ends with the same result.
 """
 
 from __future__ import annotations
@@ -19,23 +25,39 @@ import gc
 import marshal
 import multiprocessing
 import os
+import queue
+import signal
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mikado.checks.links import LinkCheck, LinkTally
 from mikado.tree.cache import append_record, encode, open_for_append
 from mikado.tree.discover import StatKey
+from mikado.tree.notices import warn
 from mikado.tree.scan import Row, ScanOptions, read_docs, to_row, without_links
+
+if TYPE_CHECKING:  # imported where used: 14 ms of start-up that a warm or small run never needs
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 # Below this many docs to read, one process is faster: forking and feeding a pool costs about
 # as much as reading a few hundred docs.
 POOL_MIN_DOCS = 600
 CHUNK = 256
+# Chunks handed to a worker before it returns one: it starts the next as soon as it has sent
+# a result, without waiting for this process to answer. Two keep every worker busy; more
+# would only leave more chunks queued behind a slow worker at the end.
+AHEAD = 2
 
 # The key a doc's row may be cached under, given its path and the key of the file as it was
 # read (None when it could not be); None when the row may not be cached.
 CacheKey = Callable[[str, StatKey | None], StatKey | None]
+
+# What a worker sends for one chunk: the fields of a Batch (see _scan_range).
+_Result = tuple[bytes | None, bytes, bytes | None, bytes, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +141,206 @@ def scan_batches(
     # see _start), and frozen ones are not touched by ours, so forked pages stay shared.
     gc.freeze()
     try:
-        context = multiprocessing.get_context("fork")
-        # A forked worker inherits the initializer's arguments: nothing here is pickled.
-        with context.Pool(jobs, initializer=_start, initargs=(job,)) as pool:
-            for cached, rows, links, keys, broken in pool.imap(_scan_range, ranges):
-                yield Batch(cached, rows, links, keys, broken)
+        with _Workers(job, ranges, jobs) as workers:
+            for index, (start, stop) in enumerate(ranges):
+                result = workers.result(index)
+                if result is None:
+                    # Lost with its worker: read here. Whether the dead worker appended the
+                    # chunk's record to the cache file is unknown, so that file is not kept
+                    # (it could hold the chunk twice).
+                    cached, rows, links, keys = _scan(job, start, stop)
+                    broken = cache_file is not None
+                    result = (None if broken else cached), rows, links, keys, broken
+                yield Batch(*result)
     finally:
         gc.unfreeze()
+
+
+class _Workers:
+    """``jobs`` forked processes reading chunks, each fed over its own pipe by a thread of this
+    process, which hands out chunks, collects results and sees a worker die (its process
+    sentinel becomes ready). :meth:`result` gives a chunk's result, or ``None`` when it was
+    lost (its worker died, or failed on it): the caller reads that chunk itself."""
+
+    def __init__(self, job: _Job, ranges: Sequence[tuple[int, int]], jobs: int):
+        import threading
+
+        self._ranges = ranges
+        self._done: dict[int, _Result | None] = {}
+        self._arrivals: queue.SimpleQueue[tuple[int, _Result | None] | BaseException] = (
+            queue.SimpleQueue()
+        )
+        self._losses: list[str] = []  # how each worker that was lost went, for the warning
+        self._warned = False
+        self._stopping = False
+        context = multiprocessing.get_context("fork")
+        self._workers: list[tuple[BaseProcess, Connection]] = []
+        try:
+            for _ in range(jobs):
+                here, there = context.Pipe()
+                # A forked worker inherits its arguments: nothing here is pickled. It closes
+                # the pipes of the workers forked before it, which it inherited.
+                others = [conn for _, conn in self._workers]
+                process = context.Process(target=_serve, args=(job, there, others), daemon=True)
+                process.start()
+                there.close()
+                self._workers.append((process, here))
+        except BaseException:
+            self._stop()
+            raise
+        # Started after every fork: a thread must not be running while this process forks.
+        self._thread = threading.Thread(target=self._feed, name="mikado-scan", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def result(self, index: int) -> _Result | None:
+        """The result of chunk ``index``, waiting for it (results arrive in any order)."""
+        while index not in self._done:
+            arrival = self._arrivals.get()
+            if isinstance(arrival, BaseException):  # the feeding thread itself failed
+                raise arrival
+            self._done[arrival[0]] = arrival[1]
+        result = self._done.pop(index)
+        if result is None and not self._warned:
+            self._warned = True
+            # One line per command: when one worker dies, others often follow (same memory).
+            how = self._losses[0] if self._losses else "was lost"
+            warn(f"a worker process reading docs {how}; the docs it held were read here again")
+        return result
+
+    def _feed(self) -> None:
+        try:
+            self._hand_out()
+        except BaseException as error:  # never leave result() waiting for ever
+            self._arrivals.put(error)
+
+    def _hand_out(self) -> None:
+        from multiprocessing.connection import Connection, wait
+
+        pending = deque(range(len(self._ranges)))
+        held: dict[Connection, deque[int]] = {}  # the chunks of each worker still at work
+        sentinels: dict[int, tuple[BaseProcess, Connection]] = {}
+        for process, conn in self._workers:
+            held[conn] = deque()
+            sentinels[process.sentinel] = (process, conn)
+            self._give(conn, held, pending)
+        while held and not self._stopping:
+            for ready in wait([*held, *sentinels]):
+                if isinstance(ready, Connection):
+                    if ready not in held:
+                        continue  # lost already (its sentinel came first)
+                    if self._receive(ready, held[ready]):
+                        self._give(ready, held, pending)
+                    else:
+                        self._lose(ready, held, "died (its pipe broke)")
+                    continue
+                assert isinstance(ready, int)
+                process, conn = sentinels.pop(ready)
+                if conn not in held:
+                    continue  # it had finished its work and was told to stop
+                # What it sent before it ended still counts.
+                while held[conn] and _has_data(conn) and self._receive(conn, held[conn]):
+                    pass
+                process.join()
+                self._lose(conn, held, _how_it_ended(process.exitcode))
+            if not held:
+                # No worker is left: whatever was not handed out is read here too.
+                while pending:
+                    self._arrivals.put((pending.popleft(), None))
+
+    def _give(
+        self, conn: Connection, held: dict[Connection, deque[int]], pending: deque[int]
+    ) -> None:
+        """Top up the chunks ``conn``'s worker holds, or tell it to end when it holds none and
+        none are left."""
+        chunks = held[conn]
+        while pending and len(chunks) < AHEAD:
+            index = pending.popleft()
+            try:
+                conn.send(self._ranges[index])
+            except OSError:  # it died: its sentinel comes next, and its chunks are lost then
+                pending.appendleft(index)
+                return
+            chunks.append(index)
+        if not chunks:
+            del held[conn]
+            with contextlib.suppress(OSError):
+                conn.send(None)
+
+    def _receive(self, conn: Connection, held: deque[int]) -> bool:
+        try:
+            result = conn.recv()
+        except (EOFError, OSError):
+            return False
+        index = held.popleft()
+        if isinstance(result, str):  # the worker failed on this chunk; read it here
+            self._losses.append(f"failed ({result})")
+            result = None
+        self._arrivals.put((index, result))
+        return True
+
+    def _lose(self, conn: Connection, held: dict[Connection, deque[int]], how: str) -> None:
+        lost = held.pop(conn)
+        if lost:
+            self._losses.append(how)
+        for index in lost:
+            self._arrivals.put((index, None))
+
+    def _stop(self) -> None:
+        self._stopping = True
+        for process, _ in self._workers:
+            if process.is_alive() and process.exitcode is None:
+                # Ends a worker still reading (the command stopped early, or failed).
+                with contextlib.suppress(OSError):
+                    process.terminate()
+        for process, _ in self._workers:
+            process.join()
+        thread = getattr(self, "_thread", None)  # None when a fork failed
+        if thread is not None:
+            thread.join()  # it ends once every worker has: it waits on their sentinels
+        for _, conn in self._workers:
+            conn.close()
+
+
+def _has_data(conn: Connection) -> bool:
+    try:
+        return conn.poll()
+    except (EOFError, OSError):
+        return False
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is not None and code < 0:
+        if -code == signal.SIGKILL:
+            return "died (killed by SIGKILL, as the out-of-memory killer does)"
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-code}"
+        return f"died (killed by {name})"
+    return f"died (exit status {code})"
+
+
+def _serve(job: _Job, conn: Connection, inherited: Sequence[Connection]) -> None:
+    """A worker: read each chunk it is sent, send back its result, until told to stop."""
+    for other in inherited:
+        other.close()
+    # Ctrl-C reaches the whole process group: the parent stops its workers itself. A SIGTERM
+    # handler inherited from `mikado run` would keep a worker alive when it is told to end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _start(job)
+    while (bounds := conn.recv()) is not None:
+        try:
+            result: _Result | str = _scan_range(bounds)
+        except Exception as error:  # the parent reads the chunk again, and raises it there
+            result = f"{type(error).__name__}: {error}"
+        conn.send(result)
 
 
 @contextlib.contextmanager
@@ -149,15 +364,13 @@ def _start(job: _Job) -> None:
     gc.disable()
 
 
-def _scan_range(
-    bounds: tuple[int, int],
-) -> tuple[bytes | None, bytes, bytes | None, bytes, bool]:
+def _scan_range(bounds: tuple[int, int]) -> _Result:
     assert _job is not None
     cached, rows, links, keys = _scan(_job, *bounds)
     if _cache_fd is None:
         return cached, rows, links, keys, False
-    # Straight to the cache file: 60 MB at 100k docs need not go through the pool's pipe
-    # and be written by the main process.
+    # Straight to the cache file: 60 MB at 100k docs need not go through the pipe and be
+    # written by the main process.
     return None, rows, links, keys, not append_record(_cache_fd, cached)
 
 

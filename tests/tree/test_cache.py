@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from treebuilder import doc, findings, write_files, write_tree
+from treebuilder import doc, findings, run_mikado, write_files, write_tree
 
 import mikado.tree.workers
 from mikado.config import load_config
-from mikado.tree.cache import ScanCache
+from mikado.tree.cache import ScanCache, encode
 from mikado.tree.discover import StatKey, stat_key
 from mikado.tree.scan import DocScan, Row, ScanOptions
 
@@ -236,3 +237,92 @@ def test_status_and_check_share_the_cache(tmp_path: Path, reads: list[str]) -> N
     reads.clear()
     load_docs(config)
     assert reads == []  # entries with links serve the front-matter-only reader as well
+
+
+def _record(data: bytes, crc: int | None = None) -> bytes:
+    """A record as the cache frames it: length, CRC-32 (the right one unless given), bytes."""
+    crc = zlib.crc32(data) if crc is None else crc
+    return len(data).to_bytes(8, "little") + crc.to_bytes(4, "little") + data
+
+
+def _first_record(data: bytes) -> tuple[bytes, bytes]:
+    """A cache file's first record (its context) and the rest."""
+    end = 12 + int.from_bytes(data[:8], "little")
+    return data[:end], data[end:]
+
+
+def _flip_a_byte(rest: bytes) -> bytes:
+    middle = len(rest) // 2
+    return rest[:middle] + bytes([rest[middle] ^ 0x40]) + rest[middle + 1 :]
+
+
+# Each kind of damage: the bytes that follow the cache's first record, from those it had.
+DAMAGE: dict[str, Callable[[bytes], bytes]] = {
+    # the length of a record as an exabyte: reading it whole was a MemoryError
+    "impossible length": lambda _: (1 << 60).to_bytes(12, "little") + b"\xe9",
+    # a record cut inside its marshal bytes: an EOFError, which click took for Ctrl-D
+    # ("Aborted.", exit 130)
+    "cut record": lambda _: _record(encode([("a.md", (1, 2), ("x",) * 40)])[:-30]),
+    "file cut in a length": lambda _: b"\x05\x00",
+    "not a list": lambda _: _record(encode(42)),
+    "not a triple": lambda _: _record(encode([("a.md", 1)])),
+    # one bit changed by a disk: marshal alone would make some other list of it, or believe
+    # a list header claiming a billion items and allocate for them
+    "a bit flipped": _flip_a_byte,
+    "a list claiming a billion items": lambda _: _record(b"[" + (10**9).to_bytes(4, "little"), 7),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_scan_cache_is_rebuilt_with_a_warning(
+    tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
+    write_tree(tmp_path, {"a.md": doc("A", "[[b]] [[nope]]\n"), "b.md": doc("B")})
+    settle()
+    first = run_mikado("check", cwd=tmp_path)
+    assert (first.returncode, first.stderr) == (1, "")
+    cache = tmp_path / ".mikado" / "cache"
+    (scans,) = cache.glob("scan-*")
+    for report in cache.glob("report-*"):
+        report.unlink()  # so the next check reads the scan cache
+    context, rest = _first_record(scans.read_bytes())
+    scans.write_bytes(context + damage(rest))
+
+    damaged = run_mikado("check", cwd=tmp_path)
+    assert (damaged.returncode, damaged.stdout) == (1, first.stdout)
+    assert damaged.stderr.startswith(f"mikado: warning: the scan cache {scans} is damaged (")
+    assert damaged.stderr.endswith("the cache is rebuilt\n") and damaged.stderr.count("\n") == 1
+    for report in cache.glob("report-*"):
+        report.unlink()
+    rebuilt = run_mikado("check", cwd=tmp_path)
+    assert (rebuilt.returncode, rebuilt.stdout, rebuilt.stderr) == (1, first.stdout, "")
+
+
+def test_a_cache_of_the_format_before_checksums_is_replaced_quietly(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.md": doc("A", "[[nope]]\n")})
+    settle()
+    first = run_mikado("check", cwd=tmp_path)
+    cache = tmp_path / ".mikado" / "cache"
+    for file in cache.glob("*-*.marshal"):  # each record re-framed as format 2 framed them
+        data, old = file.read_bytes(), b""
+        while data:
+            end = 12 + int.from_bytes(data[:8], "little")
+            old += data[:8] + data[12:end]
+            data = data[end:]
+        file.write_bytes(old)
+    again = run_mikado("check", cwd=tmp_path)
+    assert (again.returncode, again.stdout, again.stderr) == (1, first.stdout, "")
+
+
+def test_an_empty_or_damaged_saved_report_is_computed_again(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.md": doc("A", "[[nope]]\n")})
+    settle()
+    first = run_mikado("check", "--format", "json", cwd=tmp_path)
+    for damage in ("empty", "impossible length"):
+        (report,) = (tmp_path / ".mikado" / "cache").glob("report-*")
+        saved = report.read_bytes()
+        header, _ = _first_record(saved)  # (context, key)
+        report.write_bytes(b"" if damage == "empty" else header + (1 << 60).to_bytes(12, "little"))
+        again = run_mikado("check", "--format", "json", cwd=tmp_path)
+        assert (again.returncode, again.stdout) == (first.returncode, first.stdout)
+        assert again.stderr.startswith(f"mikado: warning: the saved report {report} is damaged")
