@@ -8,6 +8,7 @@ Heavy modules (networkx, httpx, markdown-it) are imported inside the commands th
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -18,7 +19,7 @@ from mikado import __version__
 from mikado.cli.crash import crash, report
 from mikado.cli.options import global_options
 from mikado.cli.output import warnings_as_lines
-from mikado.errors import ExitCode, MikadoError
+from mikado.errors import ExitCode, MikadoError, UsageError
 
 # Each command's module and function, imported only when that command runs (or help lists
 # them all): a command starts without loading the code of the ten others.
@@ -112,8 +113,25 @@ def _run(argv: Sequence[str] | None) -> int:
         click.echo("Interrupted.", err=True)
         return ExitCode.INTERRUPTED
     except Exception as exc:  # the last line of defence prints one line
+        if not _working_folder_exists():
+            # Every command resolves its configuration, docs and runtime folder from the
+            # current folder, so whatever failed, this is why; it is not a bug to report.
+            gone = UsageError(
+                "the current folder no longer exists (it was deleted or moved); change to an "
+                "existing folder and run the command again"
+            )
+            report(gone)
+            return gone.exit_code
         return crash(exc)
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _working_folder_exists() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

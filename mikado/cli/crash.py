@@ -25,12 +25,14 @@ def crash(exc: BaseException) -> int:
     from datetime import UTC, datetime
     from importlib.metadata import version
 
-    log = Path.cwd() / ".mikado" / "crash.log"
     try:
         from mikado.config import ensure_runtime
 
+        log = Path.cwd() / ".mikado" / "crash.log"  # Path.cwd() fails in a deleted folder
         ensure_runtime(log.parent)
-        with open(log, "a", encoding="utf-8") as stream:
+        # backslashreplace: the command line's undecodable bytes reach exception messages as
+        # lone surrogates, which strict UTF-8 would refuse (and crash the crash report).
+        with open(log, "a", encoding="utf-8", errors="backslashreplace") as stream:
             stream.write(
                 f"--- {datetime.now(UTC).isoformat(timespec='seconds')} mikado {__version__}, "
                 f"Python {platform.python_version()}, {platform.platform()}, "
@@ -39,7 +41,7 @@ def crash(exc: BaseException) -> int:
             )
             traceback.print_exception(exc, file=stream)
         where = f"details in {log}"
-    except OSError:
+    except (OSError, MikadoError):  # MikadoError: .mikado is no folder (ensure_runtime)
         where = "could not write .mikado/crash.log"
     click.echo(
         f"mikado: internal error: {type(exc).__name__}: {exc} ({where}; please report it)",

@@ -2,14 +2,21 @@
 
 ``flock`` is released by the kernel when the holder exits, however it exits, so a crash never
 leaves a stale lock behind; the file's content only says who holds it, for the message.
+
+A lock path that cannot be a lock file (a folder, a pipe, ``.mikado`` itself a file, no
+permission) is a :class:`~mikado.errors.ConfigError` (exit 2) saying what is in the way: a
+broken environment for a person to fix, not a crash for them to report. The file is opened
+without blocking and checked to be a regular file first, so a pipe cannot hang ``status``.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from mikado.config import ensure_runtime
-from mikado.errors import LockHeld
+from mikado.errors import ConfigError, LockHeld
 
 LOCK_FILE = "run.lock"
 # A reader probing the lock holds it for microseconds; a run retries this long so a concurrent
@@ -47,7 +54,7 @@ def _read_info(stream: IO[str]) -> LockInfo | None:
 def holder(runtime: Path) -> LockInfo | None:
     """Who holds the lock now, or ``None`` when no live run does."""
     try:
-        stream = open(runtime / LOCK_FILE, encoding="utf-8")  # noqa: SIM115 - closed below
+        stream = _open_lock(runtime / LOCK_FILE, os.O_RDONLY)
     except FileNotFoundError:
         return None
     with stream:
@@ -59,6 +66,36 @@ def holder(runtime: Path) -> LockInfo | None:
         return None
 
 
+def _open_lock(path: Path, flags: int) -> IO[str]:
+    """The lock file opened with ``flags``; FileNotFoundError when it (or ``.mikado``) does
+    not exist, :class:`ConfigError` when something else is in its way."""
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise _unusable(path, error) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder opens read-only, a pipe at all
+        os.close(fd)
+        raise _unusable(path, OSError(errno.EINVAL, "not a regular file"))
+    os.set_blocking(fd, True)
+    return open(fd, "r+" if flags & os.O_RDWR else "r", encoding="utf-8")
+
+
+def _unusable(path: Path, error: OSError) -> ConfigError:
+    if error.errno == errno.ENOTDIR or (path.parent.exists() and not path.parent.is_dir()):
+        return ConfigError(
+            f"cannot use the run lock {path}: {path.parent} is not a folder; move it away"
+        )
+    if path.is_dir() or error.errno == errno.EINVAL:
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        return ConfigError(
+            f"cannot use the run lock {path}: it is {kind}; remove it (mikado creates the "
+            "lock file itself)"
+        )
+    return ConfigError(f"cannot use the run lock {path}: {error.strerror or error}")
+
+
 class RunLock:
     """``with RunLock(runtime):`` holds the lock for a run, or raises :class:`LockHeld`."""
 
@@ -68,7 +105,7 @@ class RunLock:
 
     def acquire(self) -> None:
         ensure_runtime(self.path.parent)
-        stream = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+        stream = _open_lock(self.path, os.O_RDWR | os.O_CREAT)
         deadline = time.monotonic() + ACQUIRE_PATIENCE
         while True:
             try:
