@@ -1,6 +1,10 @@
 """What a person sees while a chain runs: one line as each card starts and ends (with its
 elapsed time), the actions' log lines, and a closing summary. Quiet off a terminal unless asked
 (``--verbose``): CI logs get only the outcome and the errors.
+
+Stems, errors and log lines carry text from cards, actions and remote services: each goes
+through :func:`~mikado.views.status.printable`, so a service's error message cannot move the
+cursor, retitle the window or plant a hyperlink; only this module's own styling is coloured.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from mikado.engine.plan import PlannedCard
 from mikado.engine.results import Outcome, RunResult
 from mikado.engine.secrets import Masker
 from mikado.model.chains import State
+from mikado.views.status import printable
 
 Echo = Callable[[str], None]
 Style = Callable[[str, State | None], str]
@@ -71,7 +76,8 @@ class ConsoleProgress:
     def started(self, planned: PlannedCard, *, recheck: bool) -> None:
         if self.enabled:
             verb = "checking" if recheck else "running"
-            self._say(f"{self.marks[State.RUNNING]} {planned.stem}: {verb} {planned.action} ...")
+            stem, action = printable(planned.stem), printable(str(planned.action))
+            self._say(f"{self.marks[State.RUNNING]} {stem}: {verb} {action} ...")
 
     def finished(
         self, stem: str, outcome: Outcome, seconds_taken: float, error: str | None
@@ -80,14 +86,15 @@ class ConsoleProgress:
             return
         state = _STATE_OF.get(outcome)
         mark = self.marks[state] if state else "-"
-        text = f"{mark} {stem}: {_WORDS.get(outcome, outcome.value)} ({seconds(seconds_taken)})"
+        words = _WORDS.get(outcome, outcome.value)
+        text = f"{mark} {printable(stem)}: {words} ({seconds(seconds_taken)})"
         if error and outcome is Outcome.FAILED:
-            text += f": {error}"
+            text += f": {printable(error)}"
         self._say(self.style(text, state))
 
     def note(self, text: str) -> None:
         if self.enabled:
-            self._say(text)
+            self._say(printable(text))
 
     def log(self, text: str) -> None:
         self._say(text)
@@ -123,7 +130,7 @@ class _ProgressHandler(logging.Handler):
             text += "\n" + record.exc_text
         level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
         for line in text.splitlines() or [""]:
-            self.progress.log(f"  {stem}: {level}{line}")
+            self.progress.log(f"  {printable(stem)}: {level}{printable(line)}")
 
 
 @contextmanager

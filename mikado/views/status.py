@@ -1,10 +1,16 @@
 """Turning chains into what `status` and `next` print: tables and trees for people, JSON for
 programs. Pure functions from data to text; the CLI decides where it goes and whether it is
 coloured.
+
+Titles, stems, branches and journal errors are anyone's text (a card's YAML can hold any
+character, a service's error message too). For people they pass through :func:`printable`,
+on a terminal or not (a log piped to ``less -R`` or a CI page interprets escapes as well); JSON
+keeps the data as it is.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 
@@ -37,6 +43,34 @@ COLOURS = {
     State.FAILED: "red",
     State.BLOCKED: "magenta",
 }
+
+
+# What a terminal would act on rather than show: C0 and C1 controls and DEL (ESC opens colour,
+# cursor and OSC sequences: hyperlinks, window titles, clipboard writes; CR and BS overwrite
+# what was printed), the Unicode line and paragraph separators, and the bidirectional
+# overrides and isolates that reorder the text around them ("Trojan Source"). Zero-width
+# joiners and other format characters stay: emoji sequences need them. Lone surrogates too:
+# a file name's undecodable bytes arrive as U+DC80..U+DCFF and would be written back as raw
+# bytes, 0x9B being CSI to a terminal in 8-bit mode.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _SHORT:
+        return _SHORT[char]
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # the byte os.fsdecode could not decode, as that byte
+        code -= 0xDC00
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on written as a visible escape
+    (``\\x1b``, ``\\r``, ``\\u202e``; an undecodable byte of a file name as ``\\xff``), so
+    what is printed is what the data says and nothing more, on one line."""
+    return _UNPRINTABLE.sub(_escaped, text)
 
 
 def plain(text: str, state: State | None) -> str:
@@ -95,13 +129,13 @@ def status_table(
     header = ("GOAL", "TITLE", "BRANCH", "DONE", "READY", "FAILED", "BLOCKED")
     rows = [
         (
-            chain.goal.stem,
-            chain.goal.title or "",
-            chain.goal.branch or "-",
+            printable(chain.goal.stem),
+            printable(chain.goal.title or ""),
+            printable(chain.goal.branch or "-"),
             f"{chain.done}/{chain.total}",
-            ", ".join(chain.stems_in(State.READY)) or "-",
-            ", ".join(chain.stems_in(State.FAILED)) or "-",
-            ", ".join(chain.stems_in(State.BLOCKED)) or "-",
+            printable(", ".join(chain.stems_in(State.READY)) or "-"),
+            printable(", ".join(chain.stems_in(State.FAILED)) or "-"),
+            printable(", ".join(chain.stems_in(State.BLOCKED)) or "-"),
         )
         for chain in chains
     ]
@@ -133,7 +167,7 @@ def _failure_notes(
             shown.add(stem)
             failure = failures.get(stem)
             detail = f"{failure.error} (at {failure.at})" if failure else "no journal entry"
-            notes.append(f"{style('failed', State.FAILED)} {stem}: {detail}")
+            notes.append(f"{style('failed', State.FAILED)} {printable(stem)}: {printable(detail)}")
     if notes:
         notes.insert(0, "")
     return notes
@@ -156,7 +190,8 @@ def status_tree(
     :data:`MAX_INDENT` are drawn at its indentation, each line ending in its depth."""
     cards = {card.stem: card for card in chain.cards}
     branch = chain.goal.branch or "no branch yet"
-    lines = [f"{chain.goal.title or chain.goal.stem} — {chain.done}/{chain.total} done, {branch}"]
+    heading = printable(chain.goal.title or chain.goal.stem)
+    lines = [f"{heading} — {chain.done}/{chain.total} done, {printable(branch)}"]
     drawn: set[str] = set()
     # Iterative depth-first walk (a 10,000-deep chain must not hit the recursion limit);
     # each entry is (stem, prefix for its own line, prefix for its children, depth).
@@ -165,9 +200,9 @@ def status_tree(
         stem, own, children, depth = stack.pop()
         card = cards[stem]
         state = chain.state(stem)
-        label = f"{marks[state]} {stem}"
+        label = f"{marks[state]} {printable(stem)}"
         if card.title:
-            label += f" — {card.title}"
+            label += f" — {printable(card.title)}"
         text = f"{own}{style(label, state)}  [{state.value}]"
         if depth > MAX_INDENT:
             text += f"  (depth {depth})"
@@ -175,7 +210,7 @@ def status_tree(
             lines.append(f"{text} (prerequisites shown above)")
             continue
         if state is State.FAILED and stem in failures:
-            text += f"  {failures[stem].error}"
+            text += f"  {printable(failures[stem].error)}"
         lines.append(text)
         drawn.add(stem)
         requires = [r for r in card.requires if r in cards]
