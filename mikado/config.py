@@ -79,8 +79,22 @@ class Config:
 
 def ensure_runtime(runtime: Path) -> Path:
     """Create the runtime folder, with a ``.gitignore`` so journals, locks and caches never end
-    up in a commit (a docs repository is usually committed with ``git add -A``)."""
-    runtime.mkdir(parents=True, exist_ok=True)
+    up in a commit (a docs repository is usually committed with ``git add -A``).
+
+    A runtime path that cannot be a folder (a file in its place, no permission) is a
+    :class:`ConfigError` naming it: the environment is wrong, not mikado, and a person fixes
+    it by moving one thing."""
+    try:
+        runtime.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where the folder, or a parent, goes
+        raise ConfigError(
+            f"{runtime} cannot be mikado's runtime folder: it, or a folder above it, exists and "
+            "is not a folder; move it away (mikado keeps its run lock, journal and cache there)"
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create mikado's runtime folder {runtime}: {error.strerror or error}"
+        ) from None
     ignore = runtime / ".gitignore"
     if not ignore.exists():
         # A read-only tree still runs; only the convenience is lost.
@@ -230,26 +244,29 @@ def _check_keys(table: Mapping[str, Any], where: str, path: Path) -> None:
             )
 
 
-def _refuse_literal_secrets(value: Any, where: str, path: Path, key: str = "") -> None:
+def _refuse_literal_secrets(value: Any, where: str, path: Path, secret: bool = False) -> None:
+    """Under a secret-looking key, every value (each item of a list, each value of a table,
+    at any depth) must be a reference: a number, a date or a table of literals reaches the
+    action as it is written, so it would be a secret in the file. Only a boolean passes,
+    being no credential (``verify_token = false``)."""
     if isinstance(value, dict):
         for sub, item in value.items():
-            _refuse_literal_secrets(item, f"{where} {sub}", path, sub)
+            _refuse_literal_secrets(item, f"{where} {sub}", path, secret or _looks_secret(sub))
         return
     if isinstance(value, list):
         for item in value:
-            _refuse_literal_secrets(item, where, path, key)
+            _refuse_literal_secrets(item, where, path, secret)
         return
-    looks_secret = any(word in key.lower() for word in SECRET_WORDS)
-    if (
-        looks_secret
-        and not isinstance(value, bool | int | float)
-        and not is_secret_reference(value)
-    ):
+    if secret and not isinstance(value, bool) and not is_secret_reference(value):
         raise ConfigError(
             f"{where.strip()}: a secret must not be written in the configuration; "
             "give `env:VARIABLE` or `file:PATH` instead (the value was not shown)",
             path=str(path),
         )
+
+
+def _looks_secret(key: str) -> bool:
+    return any(word in key.lower() for word in SECRET_WORDS)
 
 
 def _build(

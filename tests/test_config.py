@@ -107,14 +107,25 @@ def test_configuration_errors_exit_2_and_name_the_file(
         '[forgejo]\napi_password = "s3cr3t-literal"\n',
         '[zot.ci]\nCLIENT_SECRET = "s3cr3t-literal"\n',
         '[zot]\napikeys = ["env:OK", "s3cr3t-literal"]\n',
+        # Whatever its TOML type, a literal under a secret-looking key reaches the action as is.
+        "[zot]\napi_key = 734512\n",
+        "[zot]\npin_token = 7345.12\n",
+        "[zot]\napikeys = [734512]\n",
+        "[zot]\nsecret_at = 2026-01-01T00:00:00\n",
+        '[zot]\nci_token = { user = "ci", pass = "s3cr3t-literal" }\n',
+        '[zot.ci_password]\nvalue = "s3cr3t-literal"\n',
+        '[zot]\nkeys = [{ id = "one", value = "s3cr3t-literal" }]\n',
+        '[zot]\ntokens = [["env:OK"], ["s3cr3t-literal"]]\n',
+        '[tool.mikado.zot]\ntoken = 734512\n',
     ],
 )
 def test_literal_secrets_are_refused_without_echoing_them(tmp_path: Path, table: str) -> None:
-    write(tmp_path / "mikado.toml", table)
+    name = "pyproject.toml" if table.startswith("[tool.") else "mikado.toml"
+    write(tmp_path / name, table)
     with pytest.raises(ConfigError) as caught:
         load_config(cwd=tmp_path)
     assert caught.value.exit_code == ExitCode.USAGE
-    assert "s3cr3t-literal" not in str(caught.value)
+    assert "s3cr3t-literal" not in str(caught.value) and "7345" not in str(caught.value)
     assert "env:VARIABLE" in caught.value.message
 
 
@@ -125,6 +136,18 @@ def test_secret_references_and_non_secret_values_are_accepted(tmp_path: Path) ->
         'apikey = true\nurl = "https://auth"\n',
     )
     assert load_config(cwd=tmp_path).settings["authentik"]["apikey"] is True
+
+
+def test_references_nested_under_a_secret_looking_key_are_accepted(tmp_path: Path) -> None:
+    write(
+        tmp_path / "mikado.toml",
+        '[zot]\nci_token = { user = "env:CI_USER", pass = "file:ci.pass" }\n'
+        'tokens = ["env:A_KEY", ["file:b"]]\nverify_token = false\n'
+        '[zot.api_keys]\nprod = "env:PROD_KEY"\n',
+    )
+    settings = load_config(cwd=tmp_path).settings["zot"]
+    assert settings["ci_token"] == {"user": "env:CI_USER", "pass": "file:ci.pass"}
+    assert settings["api_keys"] == {"prod": "env:PROD_KEY"}
 
 
 def test_index_table_and_off(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ ask, take the run lock, run the chain and report each card's outcome (docs/refer
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -126,7 +127,7 @@ def _execute(plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool) -> 
         style=style,
     )
     mask = plan.masker
-    with masked_output(mask), action_logs(progress, mask, verbose=verbose):
+    with masked_output(mask) as unmasked, action_logs(progress, mask, verbose=verbose):
         result = Runner(plan, options=options, progress=progress).run()
         goal = plan.goal
         for stem in result.stems(Outcome.FAILED):
@@ -148,15 +149,17 @@ def _execute(plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool) -> 
             back = ", ".join(result.stems(Outcome.INTERRUPTED)) or "no card was running"
             echo(f"mikado: interrupted; back to active: {back}", err=True)
         if fmt == "json":
-            echo_json(
-                {
-                    "goal": goal,
-                    "exit": int(result.exit_code),
-                    "cards": {stem: o.value for stem, o in result.outcomes.items()},
-                    "errors": result.errors,
-                    "discovered": {s: n.stem for s, n in result.discovered.items()},
-                }
-            )
+            report = {
+                "goal": goal,
+                "exit": int(result.exit_code),
+                "cards": {stem: o.value for stem, o in result.outcomes.items()},
+                "errors": result.errors,
+                "discovered": {s: n.stem for s, n in result.discovered.items()},
+            }
+            # Masked value by value and written past the masking stream, which would mask
+            # the JSON text: under a secret `0`, `"exit": 0` would read `"exit": ***`.
+            text = json.dumps(mask.mask_data(report), indent=2, ensure_ascii=False)
+            click.echo(text, file=unmasked.stdout)
         elif progress.enabled or verbose:
             echo(summary(result))
         elif result.exit_code in (ExitCode.OK, ExitCode.MANUAL):
