@@ -1,10 +1,10 @@
 """Engine overhead of `mikado run` per card: a generated 1,000-card chain whose actions do
 nothing, so all the time measured is the engine's (planning, the two durable card writes per
-card, the journal, thread hand-offs).
+card, the journal, starting each card's process and reading its result).
 
     python benchmarks/bench_run.py [--cards 1000] [--jobs 1] [--keep]
 
-Target: under 5 ms per card, durable writes included.
+Target: under 50 ms per card, durable writes and the card's own process included.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main() -> None:
         print(f"cards run:           {done} (jobs {args.jobs})")
         print(f"plan_run (read+plan): {(t1 - t0) * 1000:.0f} ms")
         print(f"run:                 {(t2 - t1) * 1000:.0f} ms")
-        print(f"engine overhead:     {per_card:.2f} ms per card (target < 5 ms)")
+        print(f"engine overhead:     {per_card:.2f} ms per card (target < 50 ms)")
         print(
             f"  of which the disk: {2 * durable_write_ms(root):.2f} ms per card "
             "(2 durable card writes: fsync of file and folder)"

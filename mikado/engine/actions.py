@@ -108,7 +108,7 @@ class ActionRegistry:
 
         def target() -> None:
             try:
-                outcome.append(_load(name, path))
+                outcome.append(load_action(name, path))
             except BaseException as exc:  # handed to the waiting thread, which raises it
                 outcome.append(exc)
 
@@ -159,7 +159,9 @@ def _importable(folder: str) -> Iterator[None]:
                 sys.path.remove(folder)
 
 
-def _load(name: str, path: Path) -> Action:
+def load_action(name: str, path: Path) -> Action:
+    """Import the action module at ``path`` here and now, without a time limit (an action's
+    own process imports it this way: the card's timeout bounds it there)."""
     with _importable(str(path.parent)):
         return _import_module(name, path)
 

@@ -23,6 +23,8 @@ At most :data:`ATTEMPTS` tries; waits grow exponentially with jitter and are cap
 
 from __future__ import annotations
 
+import functools
+import os
 import random
 import ssl
 import time
@@ -159,7 +161,19 @@ def ssl_context(tls: TlsSettings) -> ssl.SSLContext | bool:
         return False
     if tls.ca_bundle is not None:
         return ssl.create_default_context(cafile=str(tls.ca_bundle))
-    return True
+    return default_ssl_context()
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """httpx's default verification (certifi's trust store, or SSL_CERT_FILE/SSL_CERT_DIR),
+    loaded once per process and environment: loading costs about 20 ms, which each card's
+    process would otherwise pay (the fork server loads it before forking them)."""
+    return _trust_store(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _trust_store(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context(verify=True)
 
 
 def make_client(

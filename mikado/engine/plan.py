@@ -4,20 +4,21 @@ check of the chain, importing its actions, their settings and secrets."""
 
 from __future__ import annotations
 
-import threading
+import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from mikado.checks.gate import check_tree
 from mikado.config import Config
 from mikado.engine.actions import IMPORT_TIMEOUT, Action, ActionRegistry, action_name
-from mikado.engine.context import Context, action_logger
-from mikado.engine.outputs import Outputs
+from mikado.engine.child import CardJob
+from mikado.engine.context import LOGGER_PREFIX
+from mikado.engine.hooks import Mode
+from mikado.engine.outputs import OutputStore
 from mikado.engine.secrets import Masker, resolve_tables
 from mikado.engine.settings import check_settings
 from mikado.errors import DocsError, UsageError
@@ -84,29 +85,47 @@ class RunPlan:
     def as_json(self) -> dict[str, object]:
         return {"goal": self.goal, "plan": [card.as_json() for card in self.cards]}
 
-    def context(
+    def job(
         self,
         planned: PlannedCard,
         *,
-        http: httpx.Client,
-        outputs: Outputs,
-        cancelled: threading.Event,
-        dry_run: bool,
-    ) -> Context:
-        """The ``ctx`` of ``planned``'s action hooks (docs/actions.md#the-context)."""
+        mode: Mode,
+        outputs: OutputStore,
+        http_timeout: float | None = None,
+    ) -> CardJob:
+        """What ``planned``'s action process needs to run its hooks (docs/actions.md#the-context):
+        its card, settings and secrets, the outputs recorded so far, this process's
+        environment and the log level the engine shows."""
         assert planned.action is not None
-        return Context(
+        action = self.actions[planned.action]
+        logger = logging.getLogger(f"{LOGGER_PREFIX}.{planned.stem}")
+        return CardJob(
+            stem=planned.stem,
+            action=planned.action,
+            action_path=action.path,
             card=planned.card,
             path=self.docs.root / planned.card.path,
             docs=self.docs.root,
             base=config_folder(self.config),
-            settings=self.settings.get(planned.action, {}),
-            http=http,
-            log=action_logger(planned.stem, self.masker),
-            dry_run=dry_run,
-            outputs=outputs,
-            cancelled=cancelled,
+            runtime=self.config.runtime,
+            settings=_plain(self.settings.get(planned.action, {})),
+            secrets=self.masker.secrets,
+            outputs=outputs.snapshot(),
+            mode=mode,
+            tls=self.config.tls,
+            log_level=logger.getEffectiveLevel(),
+            environ=dict(os.environ),
+            http_timeout=http_timeout,
         )
+
+
+def _plain(value: Any) -> Any:
+    """Settings as dicts and lists (TOML tables may come as read-only mappings), to send."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def config_folder(config: Config) -> Path:

@@ -4,22 +4,16 @@ set, and what it prints becomes its report. Nothing is written."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import threading
+import sys
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-import httpx
-
-from mikado.engine.actions import Action
-from mikado.engine.context import Context
-from mikado.engine.hooks import HookResult, Mode, run_hooks
-from mikado.engine.outputs import Outputs, OutputStore
+from mikado.engine.hooks import Mode
+from mikado.engine.outputs import OutputStore
 from mikado.engine.plan import RunPlan, Will
+from mikado.engine.process import ActionProcess, wait
 from mikado.engine.results import Outcome
-from mikado.engine.runner import client_for
-from mikado.engine.secrets import MaskingStream
 
 
 class Rehearsed(StrEnum):
@@ -40,65 +34,53 @@ class Rehearsal:
 _REHEARSED = {Outcome.SATISFIED: Rehearsed.DONE, Outcome.DONE: Rehearsed.WOULD_CHANGE}
 
 
-def rehearse(plan: RunPlan, *, http: httpx.Client | None = None) -> list[Rehearsal]:
+def rehearse(plan: RunPlan, *, http_timeout: float | None = None) -> list[Rehearsal]:
     """Rehearse the cards a run would start now, writing nothing.
 
     A card behind an open prerequisite is not rehearsed (what it would do depends on work not
     done yet), nor is one whose action does not declare ``SUPPORTS_DRY_RUN`` (one that ignored
-    the flag would write). Outputs a rehearsal records stay in memory, every card gets its
-    timeout, and what actions print is captured, masked, into the report.
+    the flag would write). Each rehearsal runs in its own process like a run's card, with the
+    card's timeout; outputs it records stay in memory, and what it prints on stdout becomes
+    its report, masked (stderr passes through, masked).
     """
     store = OutputStore(plan.config.runtime, plan.masker, persist=False)
     complete = {card.stem for card in plan.chain.cards if card.is_complete}
-    client = http or client_for(plan.config)
     timeout = plan.config.timeout
     rehearsals: list[Rehearsal] = []
-    try:
-        for planned in plan.cards:
-            if planned.will is not Will.RUN or planned.action is None:
-                continue
-            open_requires = [r for r in planned.card.requires if r not in complete]
-            if open_requires:
-                why = f"waits for {', '.join(open_requires)}"
-                rehearsals.append(Rehearsal(planned.stem, Rehearsed.NOT_REHEARSED, why=why))
-                continue
-            if not plan.actions[planned.action].supports_dry_run:
-                why = "its action does not declare SUPPORTS_DRY_RUN"
-                rehearsals.append(Rehearsal(planned.stem, Rehearsed.NOT_REHEARSED, why=why))
-                continue
-            cancelled = threading.Event()
-            ctx = plan.context(
-                planned,
-                http=client,
-                outputs=Outputs(store, planned.stem),
-                cancelled=cancelled,
-                dry_run=True,
-            )
-            results: list[HookResult] = []
-            captured = io.StringIO()
-            with contextlib.redirect_stdout(MaskingStream(captured, plan.masker)):
-                worker = threading.Thread(
-                    target=_rehearse_into,
-                    args=(results, plan.actions[planned.action], ctx, plan),
-                    name=f"mikado rehearse {planned.stem}",
-                    daemon=True,
-                )
-                worker.start()
-                worker.join(timeout)
-            report = plan.masker(captured.getvalue())
-            if worker.is_alive() or not results:
-                cancelled.set()
-                why = f"timed out after {timeout:g} s"
-                rehearsals.append(Rehearsal(planned.stem, Rehearsed.FAILED, report, why))
-                continue
-            result = results[0]
-            outcome = _REHEARSED.get(result.outcome, Rehearsed.FAILED)
-            rehearsals.append(Rehearsal(planned.stem, outcome, report, result.error))
-    finally:
-        if http is None:
-            client.close()
+    for planned in plan.cards:
+        if planned.will is not Will.RUN or planned.action is None:
+            continue
+        open_requires = [r for r in planned.card.requires if r not in complete]
+        if open_requires:
+            why = f"waits for {', '.join(open_requires)}"
+            rehearsals.append(Rehearsal(planned.stem, Rehearsed.NOT_REHEARSED, why=why))
+            continue
+        if not plan.actions[planned.action].supports_dry_run:
+            why = "its action does not declare SUPPORTS_DRY_RUN"
+            rehearsals.append(Rehearsal(planned.stem, Rehearsed.NOT_REHEARSED, why=why))
+            continue
+        job = plan.job(planned, mode=Mode.REHEARSE, outputs=store, http_timeout=http_timeout)
+        printed: list[str] = []
+        process = ActionProcess(
+            job, masker=plan.masker, store=store, out=printed.append, err=_to_stderr
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            while process.result is None and (left := deadline - time.monotonic()) > 0:
+                wait([process], left)
+            timed_out = process.result is None
+        finally:
+            process.close()
+        report = "".join(printed)
+        result = process.result
+        if timed_out or result is None:
+            why = f"timed out after {timeout:g} s"
+            rehearsals.append(Rehearsal(planned.stem, Rehearsed.FAILED, report, why))
+            continue
+        outcome = _REHEARSED.get(result.outcome, Rehearsed.FAILED)
+        rehearsals.append(Rehearsal(planned.stem, outcome, report, result.error))
     return rehearsals
 
 
-def _rehearse_into(results: list[HookResult], action: Action, ctx: Context, plan: RunPlan) -> None:
-    results.append(run_hooks(action, ctx, Mode.REHEARSE, plan.masker))
+def _to_stderr(text: str) -> None:
+    sys.stderr.write(text)

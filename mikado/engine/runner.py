@@ -1,46 +1,39 @@
 """`mikado run` (docs/reference.md#run): execute a planned chain's actions leaves-first and
 record progress in the cards, so the docs are always the truth about what is done.
 
-Threads, not processes, run the actions: they share one HTTP client and the outputs store,
-and starting one costs microseconds. The main thread alone writes cards and the journal; a
-worker only runs a card's hooks (:mod:`mikado.engine.hooks`) and reports back through a
-queue. An action that passes its timeout cannot be killed inside a thread, so the engine
-stops waiting for it: its card is failed at the deadline, its ``ctx.cancelled`` is set, and
-whatever it still returns is ignored (the thread is a daemon and ends with the process).
-Ctrl-C and SIGTERM are caught the same way: the running cards go back to ``active`` at once
-and the run exits 130.
+Each card's action runs in its own process (:mod:`mikado.engine.child`), so whatever an
+action does, the engine stays in charge: what it prints is masked on the way out, and at its
+deadline (or on Ctrl-C or SIGTERM) its process and everything it started are killed. The
+engine's main thread alone reads the processes, writes cards and the journal: the running
+cards go back to ``active`` at once on Ctrl-C and the run exits 130.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from types import FrameType
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
-import httpx
-
-from mikado.config import Config
 from mikado.edit.completion import complete, set_status
 from mikado.edit.growth import grow
-from mikado.engine.hooks import HookResult, Mode, run_hooks
+from mikado.engine.hooks import HookResult, Mode
 from mikado.engine.journal import Journal
-from mikado.engine.outputs import Outputs, OutputStore
+from mikado.engine.outputs import OutputStore
 from mikado.engine.plan import PlannedCard, RunOptions, RunPlan, Will
+from mikado.engine.process import ActionProcess, wait
 from mikado.engine.results import Outcome, RunResult
 from mikado.engine.scheduler import Running, Scheduler
 from mikado.errors import ExitCode, MikadoError, PrerequisiteDiscovered, UsageError
 from mikado.model.card import Card
-from mikado.services._http import waiting_for
 
 POLL = 0.05  # how often the main thread looks up from waiting (Ctrl-C, deadlines)
 
@@ -66,15 +59,6 @@ class Silent:
         pass
 
 
-@dataclass(frozen=True, slots=True)
-class _Report:
-    """What a worker sends back: which attempt of which card, and how its hooks ended."""
-
-    stem: str
-    token: int
-    result: HookResult
-
-
 class Runner:
     def __init__(
         self,
@@ -83,18 +67,17 @@ class Runner:
         options: RunOptions,
         progress: RunProgress | None = None,
         today: Callable[[], date] = date.today,
-        http: httpx.Client | None = None,
+        http_timeout: float | None = None,
     ):
         self.plan = plan
         self.config = plan.config
         self.options = options
         self.progress = progress or Silent()
         self.today = today
-        self._http = http
+        self.http_timeout = http_timeout  # each request's, when not httpx's default (tests)
         self.mask = plan.masker
         self.journal = Journal(self.config.runtime, uuid.uuid4().hex[:12])
         self.store = OutputStore(self.config.runtime, self.mask)
-        self.reports: queue.Queue[_Report] = queue.Queue()
         self.interrupt = threading.Event()
 
     def run(self) -> RunResult:
@@ -115,15 +98,12 @@ class Runner:
         for planned in cards:
             if planned.will is Will.SKIP:
                 result.outcomes[planned.stem] = Outcome.SKIPPED
-        http = self._http or client_for(self.config)
         exit_code: int | None = None
         try:
             with _stop_signals_set(self.interrupt):
-                _Pass(self, result, http).run()
+                _Pass(self, result).run()
             exit_code = int(result.exit_code)
         finally:
-            if self._http is None:
-                http.close()
             result.elapsed = time.monotonic() - started
             # Without an exit code the engine itself failed (say, a card it could not write).
             outcome = result.exit_code.name.lower() if exit_code is not None else "error"
@@ -147,13 +127,12 @@ class Runner:
 
 
 class _Pass:
-    """One pass of a run over its plan: start what the scheduler allows, take each report,
-    write the card, until nothing runs."""
+    """One pass of a run over its plan: start what the scheduler allows, read the processes,
+    write each card as its process ends, until nothing runs."""
 
-    def __init__(self, runner: Runner, result: RunResult, http: httpx.Client):
+    def __init__(self, runner: Runner, result: RunResult):
         self.runner = runner
         self.result = result
-        self.http = http
         self.journal = runner.journal
         self.progress = runner.progress
         self.schedule = Scheduler(
@@ -162,23 +141,26 @@ class _Pass:
             keep_going=runner.options.keep_going,
             timeout=runner.config.timeout,
         )
+        self.processes: dict[str, ActionProcess] = {}  # the running cards'
+        self.abandoned: list[ActionProcess] = []  # timed out: killed, their last words read
 
     def run(self) -> None:
         interrupt = self.runner.interrupt
-        while not (stopped := interrupt.is_set()):
-            for planned in self.schedule.moves():
-                self._move(planned)
-            if self.schedule.idle:
-                break
-            try:
-                report = self.runner.reports.get(timeout=self.schedule.wait_for(POLL))
-            except queue.Empty:
-                self._expire()
-                continue
-            if not interrupt.is_set():
-                self._take(report)
-        if stopped:
-            self._interrupted()
+        try:
+            while not (stopped := interrupt.is_set()):
+                for planned in self.schedule.moves():
+                    self._move(planned)
+                if self.schedule.idle:
+                    break
+                wait([*self.processes.values(), *self.abandoned], self.schedule.wait_for(POLL))
+                if not interrupt.is_set():
+                    self._collect()
+                    self._expire()
+            if stopped:
+                self._interrupted()
+        finally:
+            for process in [*self.processes.values(), *self.abandoned]:
+                process.close()
         for stem in self.schedule.not_started():
             self.result.outcomes.setdefault(stem, Outcome.WAITING)
 
@@ -208,30 +190,37 @@ class _Pass:
         )
         self.progress.started(planned, recheck=recheck)
         runner = self.runner
-        ctx = runner.plan.context(
+        job = runner.plan.job(
             planned,
-            http=self.http,
-            outputs=Outputs(runner.store, planned.stem),
-            cancelled=entry.cancelled,
-            dry_run=False,
+            mode=Mode.RECHECK if recheck else Mode.RUN,
+            outputs=runner.store,
+            http_timeout=runner.http_timeout,
         )
-        action = runner.plan.actions[planned.action]
-        mode = Mode.RECHECK if recheck else Mode.RUN
+        try:
+            self.processes[planned.stem] = ActionProcess(
+                job,
+                masker=runner.mask,
+                store=runner.store,
+                out=_to(sys.stdout),
+                err=_to(sys.stderr),
+            )
+        except OSError as exc:  # no process to be had (the system's limit): the card fails
+            self._take(entry, HookResult(Outcome.FAILED, f"could not start its process: {exc}"))
 
-        def work() -> None:
-            result = run_hooks(action, ctx, mode, runner.mask)
-            runner.reports.put(_Report(planned.stem, entry.token, result))
+    def _collect(self) -> None:
+        """Take the result of each process that ended."""
+        for process in [p for p in self.abandoned if p.ended]:
+            self.abandoned.remove(process)
+            process.close()
+        for stem, process in list(self.processes.items()):
+            if process.result is not None:
+                del self.processes[stem]
+                process.close()
+                self._take(self.schedule.running[stem], process.result)
 
-        worker = threading.Thread(target=work, name=f"mikado {planned.stem}", daemon=True)
-        worker.start()
-        entry.worker = worker.ident
-
-    def _take(self, report: _Report) -> None:
-        entry = self.schedule.current(report.stem, report.token)
-        if entry is None:
-            return  # an abandoned (timed-out) attempt finished late: ignored
+    def _take(self, entry: Running, result: HookResult) -> None:
         card = entry.planned.card
-        outcome, error = report.result.outcome, report.result.error
+        outcome, error = result.outcome, result.error
         if outcome in (Outcome.DONE, Outcome.SATISFIED):
             self.runner.complete(card)
             self._finish(entry, outcome)
@@ -241,8 +230,8 @@ class _Pass:
             self._finish(entry, outcome, error)
             self.runner.set_status(card, "active")
             self._launch(entry.planned, recheck=False)
-        elif outcome is Outcome.PREREQUISITE and report.result.discovered is not None:
-            self._grow(entry, report.result.discovered)
+        elif outcome is Outcome.PREREQUISITE and result.discovered is not None:
+            self._grow(entry, result.discovered)
         else:
             self.runner.set_status(card, "failed")
             self._finish(entry, Outcome.FAILED, error)
@@ -250,9 +239,11 @@ class _Pass:
     def _expire(self) -> None:
         timeout = self.runner.config.timeout
         for entry in self.schedule.expired(time.monotonic()):
-            entry.cancelled.set()
+            process = self.processes.pop(entry.stem)
+            waiting = process.waiting  # read before the kill: what it was stuck on
+            process.kill()
+            self.abandoned.append(process)
             error = f"timed out after {timeout:g} s"
-            waiting = waiting_for(entry.worker)
             if waiting is not None:
                 error = self.runner.mask(f"{error} waiting for {waiting}")
             self.runner.set_status(entry.planned.card, "failed")
@@ -260,7 +251,10 @@ class _Pass:
 
     def _interrupted(self) -> None:
         for entry in list(self.schedule.running.values()):
-            entry.cancelled.set()
+            process = self.processes.pop(entry.stem, None)
+            if process is not None:
+                process.kill()
+                self.abandoned.append(process)
             if not entry.recheck:
                 self.runner.set_status(entry.planned.card, "active")
             self._finish(entry, Outcome.INTERRUPTED)
@@ -311,11 +305,14 @@ class _Pass:
         )
 
 
-def client_for(config: Config) -> httpx.Client:
-    """The HTTP client the actions of a run share (docs/actions.md#the-context)."""
-    from mikado.engine.http import make_client
+def _to(stream: IO[str]) -> Callable[[str], None]:
+    """Where an action's masked output goes: the engine's own stream, as it arrives."""
 
-    return make_client(config.tls)
+    def emit(text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+    return emit
 
 
 # What stops a run cleanly: Ctrl-C, and SIGTERM (how CI cancels a job and systemd stops a

@@ -6,7 +6,6 @@ taking new cards after the first failure unless it keeps going; at most ``jobs``
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +19,9 @@ class Running:
     """A card whose hooks are under way."""
 
     planned: PlannedCard
-    token: int  # tells a late report of an abandoned attempt from the current one
     started: float
     deadline: float
-    cancelled: threading.Event
     recheck: bool  # only checking a complete card: nothing to put back on Ctrl-C
-    worker: int | None = None  # the worker's thread ident, once it runs
 
     @property
     def stem(self) -> str:
@@ -43,7 +39,6 @@ class Scheduler:
         self._pending = [c for c in plan.cards if c.will in (Will.RUN, Will.MANUAL, Will.WAIT)]
         self._unfinished = {c.stem for c in self._pending}
         self._held: set[str] = set()  # failed, manual, or waiting behind one of those
-        self._tokens = 0
 
     @property
     def idle(self) -> bool:
@@ -78,17 +73,10 @@ class Scheduler:
             yield planned
 
     def start(self, planned: PlannedCard, *, recheck: bool) -> Running:
-        self._tokens += 1
         now = time.monotonic()
-        entry = Running(planned, self._tokens, now, now + self.timeout, threading.Event(), recheck)
+        entry = Running(planned, now, now + self.timeout, recheck)
         self.running[planned.stem] = entry
         return entry
-
-    def current(self, stem: str, token: int) -> Running | None:
-        """The running entry a report is about, or None for a late report of an attempt the
-        run gave up on (a timed-out action that finished after all)."""
-        entry = self.running.get(stem)
-        return entry if entry is not None and entry.token == token else None
 
     def finish(self, stem: str, outcome: Outcome) -> Running:
         """Record ``outcome`` of a running card; returns its entry."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
@@ -24,18 +23,16 @@ _DETAIL_LIMIT = 300
 
 DetailParser = Callable[[Any], str | None]
 
-# What each thread is waiting for, so the engine can say why an action passed its timeout.
-_waiting: dict[int, str] = {}
-_waiting_lock = threading.Lock()
+# Told each time a request starts (its safe description) and ends (None), so the engine can say
+# what an action passed its timeout waiting for; an action's process sets it
+# (mikado.engine.child). None elsewhere.
+on_waiting: Callable[[str | None], None] | None = None
 
 
-def waiting_for(thread_id: int | None) -> str | None:
-    """The service request thread ``thread_id`` is waiting on now (``"zot: GET http://…"``),
-    or ``None``."""
-    if thread_id is None:
-        return None
-    with _waiting_lock:
-        return _waiting.get(thread_id)
+def _waiting(text: str | None) -> None:
+    report = on_waiting
+    if report is not None:
+        report(text)
 
 
 def describe_request(method: str, url: httpx.URL | str) -> str:
@@ -106,9 +103,7 @@ class ServiceTransport:
     ) -> httpx.Response:
         """Send one request; a status outside ``expected`` raises ServiceError."""
         request = describe_request(method, url)
-        me = threading.get_ident()
-        with _waiting_lock:
-            _waiting[me] = mask(f"{self.service}: {request}", self._secrets)
+        _waiting(mask(f"{self.service}: {request}", self._secrets))
         try:
             response = self.http.request(method, url, **kwargs)
         except httpx.RequestError as exc:
@@ -119,8 +114,7 @@ class ServiceTransport:
                 self.service, request, detail, hint="is the service running and reachable?"
             ) from exc
         finally:
-            with _waiting_lock:
-                _waiting.pop(me, None)
+            _waiting(None)
         if response.status_code not in expected:
             raise self.error(response, request=request, hints=hints)
         return response

@@ -357,8 +357,7 @@ def test_a_slow_service_past_the_http_timeout_fails_its_card_naming_it(
         config = load_config(cwd=lab.tree.root)
         options = RunOptions(keep_going=True)
         prepared = plan_run(config, GOAL, options)
-        with make_client(config.tls, timeout=httpx.Timeout(0.5)) as http:
-            result = Runner(prepared, options=options, http=http).run()
+        result = Runner(prepared, options=options, http_timeout=0.5).run()
         lab.authentik.clear_faults()
         stem = "register-zot-oidc-client"
         assert result.outcomes[stem] is Outcome.FAILED

@@ -1,0 +1,202 @@
+"""Each card's action in its own process (mikado.engine.process, mikado.engine.child): whatever
+the action does to its process, the engine ends it at the deadline, reports how it ended, and
+leaves nothing of it running."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+from chain_fixtures import Tree, make_tree
+
+from mikado.config import load_config
+from mikado.engine import messages
+from mikado.engine.plan import RunOptions, plan_run
+from mikado.engine.results import Outcome, RunResult
+from mikado.engine.runner import Runner
+
+PIDS = """
+import os
+from pathlib import Path
+def note(name, pid):
+    (Path(__file__).resolve().parent.parent / f"{name}.pid").write_text(str(pid))
+"""
+
+
+def run(tree: Tree, goal: str) -> RunResult:
+    config = load_config(cwd=tree.root)
+    options = RunOptions(keep_going=True)
+    return Runner(plan_run(config, goal, options), options=options, today=date.today).run()
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # Killed but not yet reaped by its parent (the fork server) counts as gone as well.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[1].startswith("Z")
+
+
+def pid(tree: Tree, name: str) -> int:
+    return int((tree.root / f"{name}.pid").read_text())
+
+
+@pytest.mark.timeout(60)
+def test_a_timeout_kills_an_action_that_never_lets_go_of_the_interpreter(tmp_path: Path) -> None:
+    """A catastrophic regex holds the GIL for hours; a thread could not be stopped, and the
+    engine's own thread would not even get to look at the clock. The process is killed."""
+    action = (
+        PIDS
+        + """
+import re
+def apply(ctx):
+    note("regex", os.getpid())
+    re.match(r"(a+)+$", "a" * 64 + "b")
+"""
+    )
+    tree = make_tree(tmp_path, {"stuck": {}}, {"stuck": action}, config="timeout = 1\n")
+    result = run(tree, "stuck")
+    assert result.outcomes["stuck"] is Outcome.FAILED
+    assert result.errors["stuck"] == "timed out after 1 s"
+    assert tree.status("stuck") == "failed"
+    assert gone(pid(tree, "regex"))
+
+
+@pytest.mark.timeout(60)
+def test_what_an_action_leaves_running_ends_with_its_card(tmp_path: Path) -> None:
+    """Threads and programs an action starts and does not wait for neither hold the card
+    open nor outlive it."""
+    action = (
+        PIDS
+        + """
+import subprocess, threading, time
+def apply(ctx):
+    threading.Thread(target=time.sleep, args=(600,)).start()  # not a daemon
+    sleeper = subprocess.Popen(["sleep", "600"])
+    note("sleeper", sleeper.pid)
+    note("action", os.getpid())
+"""
+    )
+    tree = make_tree(tmp_path, {"leaves": {}}, {"leaves": action}, config="timeout = 30\n")
+    result = run(tree, "leaves")
+    assert result.outcomes["leaves"] is Outcome.DONE
+    assert tree.status("leaves") is None
+    assert gone(pid(tree, "action"))
+    assert gone(pid(tree, "sleeper"))
+
+
+@pytest.mark.timeout(60)
+def test_a_timed_out_action_takes_the_programs_it_started_with_it(tmp_path: Path) -> None:
+    action = (
+        PIDS
+        + """
+import subprocess
+def apply(ctx):
+    sleeper = subprocess.Popen(["sleep", "600"])
+    note("sleeper", sleeper.pid)
+    sleeper.wait()
+"""
+    )
+    # Long enough for the sleeper to start on a loaded machine, where the suite runs.
+    tree = make_tree(tmp_path, {"waits": {}}, {"waits": action}, config="timeout = 3\n")
+    result = run(tree, "waits")
+    assert result.errors["waits"] == "timed out after 3 s"
+    assert gone(pid(tree, "sleeper"))
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("os._exit(3)", "the action's process ended without a result (exit status 3)"),
+        (
+            "os.kill(os.getpid(), signal.SIGKILL)",
+            "the action's process ended without a result (killed by SIGKILL)",
+        ),
+        (
+            "os.kill(os.getpid(), signal.SIGSEGV)",
+            "the action's process ended without a result (killed by SIGSEGV)",
+        ),
+    ],
+)
+def test_an_action_process_that_dies_fails_its_card_saying_how(
+    tmp_path: Path, body: str, error: str
+) -> None:
+    action = f"import os, signal\ndef apply(ctx):\n    {body}\n"
+    tree = make_tree(tmp_path, {"dies": {}, "next": {"requires": ["dies"]}}, {"dies": action})
+    result = run(tree, "next")
+    assert result.outcomes["dies"] is Outcome.FAILED
+    assert result.errors["dies"] == error
+    assert tree.status("dies") == "failed"
+    assert result.outcomes["next"] is Outcome.WAITING
+
+
+def test_sigterm_to_the_action_process_sets_cancelled_and_the_action_decides(
+    tmp_path: Path,
+) -> None:
+    """A person signalling the action's process (not the engine) asks it to stop."""
+    action = """
+import os, signal
+def apply(ctx):
+    os.kill(os.getpid(), signal.SIGTERM)
+    if not ctx.cancelled.wait(10):
+        raise RuntimeError("SIGTERM did not set ctx.cancelled")
+    raise RuntimeError("stopped as asked")
+"""
+    tree = make_tree(tmp_path, {"asked": {}}, {"asked": action})
+    result = run(tree, "asked")
+    assert result.errors["asked"].startswith("RuntimeError: stopped as asked")
+
+
+def test_logs_outputs_and_the_environment_cross_between_the_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The process sees the engine's environment as it is now (the fork server was started
+    earlier, by another run); its log records and outputs reach the engine, and the outputs
+    of one card reach the next card's process."""
+    monkeypatch.setenv("MIKADO_TEST_NOW", f"set-{tmp_path.name}")
+    first = """
+import os
+def apply(ctx):
+    ctx.log.warning("told from pid %d", os.getpid())
+    return {"seen": os.environ["MIKADO_TEST_NOW"]}
+"""
+    second = """
+def apply(ctx):
+    if not ctx.outputs.read("first", "seen").startswith("set-"):
+        raise RuntimeError("the first card's output did not reach this process")
+"""
+    tree = make_tree(
+        tmp_path,
+        {"first": {}, "second": {"requires": ["first"]}},
+        {"first": first, "second": second},
+    )
+    with caplog.at_level("WARNING", logger="mikado.action"):
+        result = run(tree, "second")
+    assert result.outcomes == {"first": Outcome.DONE, "second": Outcome.DONE}
+    stored = (tree.runtime / "outputs.json").read_text()
+    assert f'"seen": "set-{tmp_path.name}"' in stored
+    [record] = [r for r in caplog.records if r.name == "mikado.action.first"]
+    told = int(record.getMessage().rsplit(" ", 1)[1])
+    assert told != os.getpid()
+
+
+def test_the_engine_builds_only_plain_values_from_what_a_process_sends() -> None:
+    """An action can write into its process's channel; an object pickled by reference (here
+    one whose unpickling would run os.system) is refused, not constructed."""
+    import pickle
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("false",))
+
+    with pytest.raises(messages.MessageError, match="unreadable"):
+        messages.decode(pickle.dumps((messages.LOG, 30, "WARNING", Evil(), None)))
+    with pytest.raises(messages.MessageError, match="wrong shape"):
+        messages.decode(messages.encode((messages.RESULT, "done")))
+    with pytest.raises(messages.MessageError, match="no known kind"):
+        messages.decode(messages.encode(("exec", "rm -rf /")))
+    assert messages.decode(messages.encode((messages.WAITING, None))) == (messages.WAITING, None)
