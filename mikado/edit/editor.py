@@ -26,8 +26,9 @@ from mikado.edit.atomic import write_atomic
 from mikado.errors import CardEditError
 from mikado.tree.frontmatter import (
     Block,
+    Composed,
     FrontMatterError,
-    check_expansion,
+    compose,
     parse_block,
     split_bytes,
 )
@@ -41,6 +42,9 @@ Value = str | date | list[str]
 _NOTHING: Mapping[str, Value] = MappingProxyType({})
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_ANCHOR = re.compile(r"&([^\s,\[\]{}]+)")
+# What follows `key:` when the value is an alias on the key line: ` *name`, maybe a comment.
+_ALIAS_REST = re.compile(r"[ \t]*\*[^\s,\[\]{}]+([ \t]+#.*)?\Z")
 _ITEM_PREFIX = re.compile(r"([ \t]*)-([ \t]+)\Z")
 _DEFAULT_ITEM_PREFIX = "  - "
 # What loading YAML raises: besides YAMLError, PyYAML's constructors let any plain Python error
@@ -109,20 +113,57 @@ def edit_bytes(
     where: str | None = None,
 ) -> bytes:
     """:func:`edit_card` on the bytes of a card; returns the new bytes."""
-    removals = tuple(dict.fromkeys(remove))
-    for name in (*set, *removals):
-        if not _KEY.match(name):
-            raise CardEditError(f"`{name}` is not a field name mikado edits", path=where)
-    both = sorted(k for k in set if k in removals)
-    if both:
-        raise CardEditError(f"`{both[0]}` is both set and removed", path=where)
-
+    removals = _removals(set, remove, where)
     try:
         block = split_bytes(data)
     except FrontMatterError as exc:
         raise CardEditError(exc.message, path=where, line=exc.line) from None
     if block is None:
         raise CardEditError("no front-matter block to edit", path=where)
+    new_text = _editor(block, where).apply(set, removals)
+    if new_text == block.text:
+        return data
+    # The block's bytes follow the opening line (BOM included) and are exactly its text.
+    start = data.index(b"\n") + 1
+    end = start + len(block.text.encode("utf-8"))
+    return data[:start] + new_text.encode("utf-8") + data[end:]
+
+
+def refusal(
+    block: Block,
+    edits: Iterable[tuple[Mapping[str, Value], Iterable[str]]],
+    *,
+    composed: Composed | None = None,
+    where: str | None = None,
+) -> CardEditError | None:
+    """Why :func:`edit_bytes` would refuse one of ``edits`` (each the ``set`` and ``remove`` of
+    one call) on a card with this front-matter, or ``None`` when it would make them all.
+    Nothing is written. ``composed`` is the block as :func:`compose` read it, when the caller
+    has that already (`check`, for the cards the YAML loader read: docs/reference.md#check-rules).
+    """
+    try:
+        editor = _editor(block, where, composed)
+        for changes, remove in edits:
+            editor.apply(changes, _removals(changes, remove, where))
+    except CardEditError as exc:
+        return exc
+    return None
+
+
+def _removals(
+    changes: Mapping[str, Value], remove: Iterable[str], where: str | None
+) -> tuple[str, ...]:
+    removals = tuple(dict.fromkeys(remove))
+    for name in (*changes, *removals):
+        if not _KEY.match(name):
+            raise CardEditError(f"`{name}` is not a field name mikado edits", path=where)
+    both = sorted(k for k in changes if k in removals)
+    if both:
+        raise CardEditError(f"`{both[0]}` is both set and removed", path=where)
+    return removals
+
+
+def _editor(block: Block, where: str | None, composed: Composed | None = None) -> _BlockEditor:
     if any(mark in block.text for mark in _FOREIGN_BREAKS if mark != "\r") or re.search(
         "\r(?!\n)", block.text
     ):
@@ -132,18 +173,11 @@ def edit_bytes(
             path=where,
             line=block.first_line,
         )
-    editor = _BlockEditor(block, where)
-    new_text = editor.apply(set, removals)
-    if new_text == block.text:
-        return data
-    # The block's bytes follow the opening line (BOM included) and are exactly its text.
-    start = data.index(b"\n") + 1
-    end = start + len(block.text.encode("utf-8"))
-    return data[:start] + new_text.encode("utf-8") + data[end:]
+    return _BlockEditor(block, where, composed)
 
 
 class _BlockEditor:
-    def __init__(self, block: Block, where: str | None):
+    def __init__(self, block: Block, where: str | None, composed: Composed | None = None):
         self.block = block
         self.where = where
         pieces = block.text.split("\n")
@@ -152,32 +186,23 @@ class _BlockEditor:
         ]
         self.eol = "\r\n" if block.crlf else "\n"
         self.indent = ""
-        self.duplicates: set[str] = set()
-        root, self.meta = self._parse()
-        self.fields = self._fields(root)
-
-    def _parse(self) -> tuple[yaml.Node | None, dict[str, Any]]:
-        """The block's node tree (for positions) and its values, from one YAML pass."""
-        loader = _Loader(self.block.text)
-        try:
-            root = loader.get_single_node()
-            meta = loader.construct_document(root) if root is not None else {}
-        except _LOAD_ERRORS:
-            meta = None
-        finally:
-            loader.dispose()
-        if isinstance(meta, dict) and "*" in self.block.text:
+        # Each key written more than once, and the index of the line that repeats it.
+        self.duplicates: dict[str, int] = {}
+        if composed is None:
             try:
-                check_expansion(meta, self.block)
+                composed = compose(block)
             except FrontMatterError as exc:
-                raise CardEditError(exc.message, path=self.where, line=exc.line) from None
-        if not isinstance(meta, dict):
-            try:  # parse_block words the problem and finds its line in the file
-                parse_block(self.block)
-            except FrontMatterError as exc:
-                raise CardEditError(exc.message, path=self.where, line=exc.line) from None
-            raise self.fail("front-matter cannot be read as a mapping")
-        return root, meta
+                raise CardEditError(exc.message, path=where, line=exc.line) from None
+        if composed.merge is not None:
+            # Building the values spliced the merged pairs into the node tree, which would
+            # then place fields on other fields' lines.
+            raise self.fail(
+                "a merge key `<<` in the front-matter: mikado cannot tell which lines hold the "
+                "merged fields; write them out as `field: value` lines",
+                composed.merge.start_mark.line,
+            )
+        self.meta = composed.meta
+        self.fields = self._fields(composed.root)
 
     def fail(self, message: str, index: int | None = None) -> CardEditError:
         line = self.block.first_line + index if index is not None else self.block.first_line
@@ -206,13 +231,13 @@ class _BlockEditor:
             if name in seen:
                 # The last one wins in YAML, but rewriting either would surprise someone.
                 fields.pop(name, None)
+                self.duplicates.setdefault(name, start)
                 continue
             seen.add(name)
             end = starts[number + 1] if number + 1 < len(pairs) else len(self.lines)
             while end - 1 > start and self._is_filler(self.lines[end - 1].text, indent):
                 end -= 1
             fields[name] = _Field(name, key, value, start, end)
-        self.duplicates = seen - set(fields)
         self.indent = " " * indent
         return fields
 
@@ -239,7 +264,10 @@ class _BlockEditor:
     def apply(self, changes: Mapping[str, Value], removals: Sequence[str]) -> str:
         for name in (*changes, *removals):
             if name in self.duplicates:
-                raise self.fail(f"`{name}` appears more than once in the front-matter; keep one")
+                raise self.fail(
+                    f"`{name}` appears more than once in the front-matter; keep one",
+                    self.duplicates[name],
+                )
         edits: list[_Change] = []
         appended: list[_Line] = []
         for name, value in changes.items():
@@ -248,10 +276,12 @@ class _BlockEditor:
             if existing is None:
                 appended.extend(self._new_field(name, value))
             elif not _same(self.meta.get(name), value):
+                self._check_anchors(existing)
                 edits.append(self._replace(existing, value))
         for name in removals:
             existing = self.fields.get(name)
             if existing is not None:
+                self._check_anchors(existing)
                 edits.append(_Change(existing.start, existing.end, []))
         if not edits and not appended:
             return self.block.text
@@ -265,6 +295,31 @@ class _BlockEditor:
         text = "".join(line.text + line.eol for line in lines)
         self._verify(text, changes, removals)
         return text
+
+    def _check_anchors(self, field: _Field) -> None:
+        """Refuse to rewrite a field that holds an anchor another field's alias uses: the alias
+        would lose what it refers to (or silently change with the field)."""
+        mine = [node for node in _walk(field.value) if self._defined_in(node, field)]
+        if not mine:
+            return
+        used = {id(node) for other in self.fields.values() if other is not field
+                for node in _walk(other.value)}  # fmt: skip
+        for node in mine:
+            if id(node) in used:
+                found = _ANCHOR.match(self.block.text, node.start_mark.index)
+                anchor = f"`&{found.group(1)}` " if found else ""
+                raise self.fail(
+                    f"`{field.name}` holds the anchor {anchor}that another field's alias uses; "
+                    "mikado rewrites this field, so write the value out in both places",
+                    node.start_mark.line,
+                )
+
+    @staticmethod
+    def _defined_in(node: yaml.Node, field: _Field) -> bool:
+        # An aliased node is one object with the marks of its anchor, wherever it is used.
+        return field.key.end_mark.index <= node.start_mark.index and (
+            node.start_mark.line < field.end
+        )
 
     def _verify(self, text: str, changes: Mapping[str, Value], removals: Sequence[str]) -> None:
         block = Block(text, self.block.first_line, 0, 0, self.block.bom, self.block.crlf)
@@ -298,6 +353,17 @@ class _BlockEditor:
         if colon < 0 or key_line.text[key.end_mark.column : colon].strip():
             raise self.fail(f"cannot find the `:` after `{field.name}`", field.start)
 
+        if not self._defined_in(node, field):
+            # `key: *name`: the node carries the marks of its anchor, in another field, so they
+            # say nothing of this one. Rewrite it whole, keeping a comment after the alias.
+            self._refuse_comments(field, None)
+            rest = key_line.text[colon + 1 :]
+            alias = _ALIAS_REST.match(rest)
+            if alias is not None:
+                trailing = alias.group(1) or ""
+            else:
+                trailing = rest if rest.strip().startswith("#") else ""
+            return self._rewrite(field, value, colon, trailing=trailing)
         one_line = node.start_mark.line == field.start and node.end_mark.line == field.start
         empty = isinstance(node, yaml.ScalarNode) and node.start_mark.index == node.end_mark.index
         if one_line and isinstance(node, yaml.ScalarNode) and not isinstance(value, list):
@@ -318,19 +384,23 @@ class _BlockEditor:
             change = self._merge_items(field, node, value, colon)
             if change is not None:
                 return change
-        if not one_line and _has_comment(self.lines[field.start + 1 : field.end], node):
-            raise self.fail(
-                f"`{field.name}` spans several lines with comments in them; edit it by hand",
-                field.start,
-            )
+        if not one_line:
+            self._refuse_comments(field, node)
         # Rewrite the whole field, keeping a comment that sat alone on the key line.
-        head = key_line.text[: colon + 1]
         trailing = ""
         if node.start_mark.line != field.start or empty:
             rest = key_line.text[colon + 1 :]
             if rest.strip().startswith("#"):
                 trailing = rest
         flow = isinstance(node, yaml.SequenceNode | yaml.MappingNode) and node.flow_style
+        return self._rewrite(field, value, colon, trailing=trailing, flow=bool(flow))
+
+    def _rewrite(
+        self, field: _Field, value: Value, colon: int, *, trailing: str, flow: bool = False
+    ) -> _Change:
+        """The field written anew from its key: ``key: value``, or a block list."""
+        key_line = self.lines[field.start]
+        head = key_line.text[: colon + 1]
         if isinstance(value, list) and value and not flow:
             prefix = self._item_prefix()
             items = [_Line(prefix + _render_item(i, None, prefix), self.eol) for i in value]
@@ -339,6 +409,14 @@ class _BlockEditor:
         return _Change(
             field.start, field.end, [_Line(f"{head} {rendered}{trailing}", key_line.eol)]
         )
+
+    def _refuse_comments(self, field: _Field, node: yaml.Node | None) -> None:
+        # Rewriting a field whole would drop comments between its lines.
+        if _has_comment(self.lines[field.start + 1 : field.end], node):
+            raise self.fail(
+                f"`{field.name}` spans several lines with comments in them; edit it by hand",
+                field.start,
+            )
 
     def _merge_items(
         self, field: _Field, node: yaml.SequenceNode, value: Value, colon: int
@@ -396,11 +474,28 @@ class _BlockEditor:
         return _Change(field.start, field.end, out)
 
 
-def _has_comment(lines: Sequence[_Line], node: yaml.Node) -> bool:
+def _has_comment(lines: Sequence[_Line], node: yaml.Node | None) -> bool:
     # Inside a block scalar a `#` is text, not a comment, and goes with the value.
     if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
         return False
     return any("#" in line.text for line in lines)
+
+
+def _walk(node: yaml.Node) -> list[yaml.Node]:
+    """``node`` and every node inside it, each once (aliases make a graph, not a tree)."""
+    found: dict[int, yaml.Node] = {}
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if id(item) in found:
+            continue
+        found[id(item)] = item
+        if isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
+        elif isinstance(item, yaml.MappingNode):
+            for key, value in item.value:
+                stack.extend((key, value))
+    return list(found.values())
 
 
 def _checked(name: str, value: object) -> Value:

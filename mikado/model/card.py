@@ -13,11 +13,15 @@ from datetime import date, datetime
 from typing import Any
 
 from mikado.model.findings import Finding, error
-from mikado.tree.frontmatter import Block, Placed
+from mikado.tree.frontmatter import Block, Placed, parse_block_placed
 
 OPEN_STATUSES = frozenset({"active", "running", "failed"})
 STATUSES = OPEN_STATUSES | {"done"}
 MIKADO_FIELDS = ("status", "requires", "branch")
+# The fields mikado reads (docs/reference.md#cards): written twice, one of them is ignored.
+FIELDS = frozenset({"title", "modified", "tags", "status", "requires", "branch", "action"})
+# The fields the engine rewrites in a card (docs/reference.md#run, card edits).
+EDITED_FIELDS = frozenset({"status", "modified", "requires", "branch"})
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _TOP_KEY = re.compile(r"([^\s#\-'\"][^:#]*?|'[^']*'|\"[^\"]*\")\s*:(?:\s|$)")
 
@@ -97,10 +101,16 @@ def build_card(
     placed: Placed | None = None,
 ) -> tuple[Card, list[Finding]]:
     """Validate field types and build the card; wrong fields are reported, not fatal.
-    ``placed`` is where the fields are, when parsing them told (see
-    :func:`mikado.tree.frontmatter.parse_block_placed`)."""
+    ``placed`` is what parsing ``meta`` learnt of the block (see
+    :func:`mikado.tree.frontmatter.parse_block_placed`); without it the block is parsed again.
+    """
     findings: list[Finding] = []
-    lines, requires_lines = placed if placed is not None else key_lines(block)
+    if placed is None:
+        placed = parse_block_placed(block)[1]
+    if placed.lines is not None:
+        lines, requires_lines = placed.lines, placed.requires_lines
+    else:
+        lines, requires_lines = key_lines(block)
 
     def line(key: str) -> int:
         return lines.get(key, block.first_line)
@@ -131,6 +141,9 @@ def build_card(
                 )
             )
 
+    repeated = _repeated(path, placed, required) if placed.repeated else []
+    findings.extend(repeated)
+
     title = meta.get("title")
     if title is not None and not isinstance(title, str):
         wrong("title", "a string")
@@ -151,7 +164,8 @@ def build_card(
             wrong("tags", "a list of strings (one `- tag` per line)")
 
     status = meta.get("status")
-    if status is not None and status not in STATUSES:
+    # isinstance first: a list or mapping is unhashable, and `in` a set would raise.
+    if status is not None and not (isinstance(status, str) and status in STATUSES):
         findings.append(
             error(
                 "status-invalid",
@@ -200,7 +214,51 @@ def build_card(
         lines=lines,
         requires_lines=requires_lines,
     )
+    # Only the YAML loader reads anchors, merge keys, flow mappings and values spread over lines
+    # with comments; the fast path's shapes are all ones the editor can change. A field the
+    # engine edits written twice is reported already: once is enough.
+    composed = placed.composed
+    if (
+        composed is not None
+        and card.is_mikado
+        and not any(f.target in EDITED_FIELDS for f in repeated)
+    ):
+        from mikado.edit.probe import engine_refusal
+
+        refused = engine_refusal(block, meta, composed)
+        if refused is not None:
+            findings.append(
+                error(
+                    "frontmatter-uneditable",
+                    path,
+                    refused.line,
+                    f"a run could not update this card: {refused.message}",
+                )
+            )
     return card, findings
+
+
+def _repeated(path: str, placed: Placed, required: tuple[str, ...]) -> list[Finding]:
+    """``field-duplicate``: a field mikado reads written twice. YAML keeps the last value
+    without a word, and the editor refuses to rewrite either line, so a run would stop at the
+    card half-way through a chain; one finding per field, at its first repeat."""
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for key, line in placed.repeated:
+        if key in seen or (key not in FIELDS and key not in required):
+            continue
+        seen.add(key)
+        findings.append(
+            error(
+                "field-duplicate",
+                path,
+                line,
+                f"`{key}` is written more than once in the front-matter; YAML keeps only the "
+                "last one and mikado will not edit either: keep one",
+                key,
+            )
+        )
+    return findings
 
 
 def _as_date(value: object) -> date | None:

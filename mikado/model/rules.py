@@ -14,9 +14,11 @@ RULES: dict[str, Severity] = {
     "unreadable": E,  # not UTF-8, or an I/O error: nothing else can be said of the doc
     "frontmatter-missing": E,
     "frontmatter-invalid": E,
+    "frontmatter-uneditable": E,  # a card the engine could not change half-way through a run
     "field-missing": E,
     "field-type": E,
     "field-misplaced": E,
+    "field-duplicate": E,
     "status-invalid": E,
     "duplicate-stem": E,
     "requires-missing": E,

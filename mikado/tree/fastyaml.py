@@ -16,6 +16,10 @@ Accepted, one per line, keys at column 0 (``[A-Za-z_][A-Za-z0-9_-]*``):
   ``[a, b]`` of such words;
 - ``key:`` followed by ``- item`` lines, all at one indentation, or by nothing (null);
 - blank lines and whole-line ``#`` comments.
+
+Anything in the block YAML reads as a line break but ``split("\\n")`` does not (a lone CR, NEL,
+U+2028, U+2029) sends the block to the loader: a key after one of them, even in a comment, is a
+key to YAML, and the card editor refuses such a block (docs/reference.md#run, card edits).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ _RESERVED = frozenset(
     for form in (word, word.title(), word.upper())
 )
 _UNSURE = object()
+_FOREIGN_BREAK = re.compile("[\x85\u2028\u2029]|\r(?!\n)")
 
 
 def _scalar(text: str, *, in_flow: bool = False) -> Any:
@@ -86,16 +91,22 @@ def _flow_list(text: str) -> Any:
     return items
 
 
-def parse_placed(
-    text: str, first_line: int = 1
-) -> tuple[dict[str, Any], dict[str, int], tuple[int, ...]] | None:
+Parsed = tuple[dict[str, Any], dict[str, int], tuple[int, ...], tuple[tuple[str, int], ...]]
+
+
+def parse_placed(text: str, first_line: int = 1) -> Parsed | None:
     """The mapping ``text`` holds, or ``None`` when it is not in the simple subset; and where
     its fields are (``text`` starting on line ``first_line``): the line of each top-level key
-    (its first, for a repeated key) and of each entry of ``requires``. Parsing knows them
+    (its first, for a repeated key), of each entry of ``requires``, and each key written again
+    with the line that repeats it (YAML keeps the last value, as this does). Parsing knows them
     already; finding them again afterwards, as a doc read by the YAML loader must, costs a
     tenth of reading the doc."""
+    # isascii() is a fraction of the search, and most blocks are ASCII with LF endings.
+    if (not text.isascii() or "\r" in text) and _FOREIGN_BREAK.search(text):
+        return None
     result: dict[str, Any] = {}
     lines: dict[str, int] = {}
+    repeated: list[tuple[str, int]] = []
     requires_lines: list[int] = []
     items: list[Any] | None = None  # the block list of the last `key:` line, if any
     items_key = ""
@@ -103,7 +114,9 @@ def parse_placed(
     for number, raw in enumerate(text.split("\n"), first_line):
         line = raw[:-1] if raw.endswith("\r") else raw
         stripped = line.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
+        if not stripped:
+            continue
+        if stripped[0] == "#":
             continue
         if items is not None and stripped.startswith("-"):
             item = _ITEM.match(line)
@@ -126,7 +139,10 @@ def parse_placed(
         if found is None or found[1] in _RESERVED:
             return None
         key, value_text = found[1], found[2]
-        lines.setdefault(key, number)
+        if key in lines:
+            repeated.append((key, number))
+        else:
+            lines[key] = number
         if not value_text:
             result[key] = None  # YAML's null, unless `- item` lines follow
             items, items_key, item_indent = [], key, -1
@@ -143,4 +159,4 @@ def parse_placed(
         if value is _UNSURE:
             return None
         result[key] = value
-    return result, lines, tuple(requires_lines)
+    return result, lines, tuple(requires_lines), tuple(repeated)

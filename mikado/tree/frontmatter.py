@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import yaml
 
@@ -132,8 +132,30 @@ def split_bytes(data: bytes) -> Block | None:
     )
 
 
-# Where a block's fields are: the file line of each top-level key and of each `requires` entry.
-Placed = tuple[dict[str, int], tuple[int, ...]]
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A block as the YAML loader read it: its values, and the node tree they were built from
+    (where each value sits, which the card editor needs). ``merge`` is the first top-level
+    merge key (``<<``): building the values splices the merged pairs into the tree, which
+    then no longer says which lines hold which field."""
+
+    meta: dict[str, Any]
+    root: yaml.Node | None  # None for a block of blanks and comments
+    merge: yaml.Node | None
+
+
+class Placed(NamedTuple):  # a tuple: built for every doc, where a dataclass costs twice as much
+    """What parsing a block learnt besides its values. ``lines``: the file line of each
+    top-level key (the first, for a key written twice) and ``requires_lines`` of each
+    ``requires`` entry, when parsing found them on the way (the fast path does; ``None``
+    after the YAML loader, whose caller finds them in the text). ``repeated``: each top-level
+    key written again, with the file line repeating it. ``composed``: the loader's reading,
+    when it read the block."""
+
+    lines: dict[str, int] | None
+    requires_lines: tuple[int, ...] = ()
+    repeated: tuple[tuple[str, int], ...] = ()
+    composed: Composed | None = None
 
 
 def parse_block(block: Block) -> dict[str, Any]:
@@ -141,19 +163,45 @@ def parse_block(block: Block) -> dict[str, Any]:
     return parse_block_placed(block)[0]
 
 
-def parse_block_placed(block: Block) -> tuple[dict[str, Any], Placed | None]:
-    """:func:`parse_block`, and where the fields are when parsing learnt it on the way (the
-    fast path does; the YAML loader does not, and then it is ``None``)."""
+def parse_block_placed(block: Block) -> tuple[dict[str, Any], Placed]:
+    """:func:`parse_block`, and what parsing learnt of the block on the way (:class:`Placed`):
+    both from one pass over the text, whichever parser reads it."""
     simple = parse_placed(block.text, block.first_line)
     if simple is not None:
-        fields, lines, requires_lines = simple
-        return fields, (lines, requires_lines)
-    return _parse_yaml(block), None
+        fields, lines, requires_lines, repeated = simple
+        return fields, Placed(lines, requires_lines, repeated)
+    composed = compose(block)
+    root = composed.root
+    repeated = ()
+    if isinstance(root, yaml.MappingNode) and len(root.value) > 1:
+        repeated = _repeated_keys(composed, block.first_line)
+    return composed.meta, Placed(None, (), repeated, composed)
 
 
-def _parse_yaml(block: Block) -> dict[str, Any]:
+def _repeated_keys(composed: Composed, first_line: int) -> tuple[tuple[str, int], ...]:
+    assert isinstance(composed.root, yaml.MappingNode)
+    pairs = composed.root.value
+    if composed.merge is not None:
+        return ()  # the tree holds merged pairs too; the editor refuses the block whole
+    seen: set[str] = set()
+    repeated: list[tuple[str, int]] = []
+    for key, _ in pairs:
+        if isinstance(key, yaml.ScalarNode):
+            name = str(key.value)
+            if name in seen:
+                repeated.append((name, first_line + key.start_mark.line))
+            seen.add(name)
+    return tuple(repeated)
+
+
+def compose(block: Block) -> Composed:
+    """Read a block with the YAML loader, keeping its node tree; errors carry the line of the
+    file. One pass: what ``yaml.load`` does, with the tree kept on the way."""
+    loader = _Loader(block.text)
     try:
-        value = yaml.load(block.text, Loader=_Loader)  # a safe loader (CSafeLoader or SafeLoader)
+        root = loader.get_single_node()
+        merge = _merge_key(root)
+        value = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = block.first_line + mark.line if mark is not None else block.first_line
@@ -174,8 +222,10 @@ def _parse_yaml(block: Block) -> dict[str, Any]:
             f"front-matter is not valid YAML: a value does not fit its `!!` tag{detail}",
             _tag_line(block),
         ) from None
+    finally:
+        loader.dispose()
     if value is None:
-        return {}
+        return Composed({}, None, None)
     if "*" in block.text:  # no alias, no expansion: the common case costs one search
         check_expansion(value, block)
     if not isinstance(value, dict):
@@ -183,7 +233,19 @@ def _parse_yaml(block: Block) -> dict[str, Any]:
         raise FrontMatterError(
             f"front-matter is {kind}, not a mapping of `field: value` lines", block.first_line
         )
-    return value
+    return Composed(value, root, merge)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _merge_key(root: yaml.Node | None) -> yaml.Node | None:
+    """The first top-level merge key (``<<``) of a block, if any."""
+    if isinstance(root, yaml.MappingNode):
+        for key, _ in root.value:
+            if key.tag == _MERGE_TAG:
+                return cast(yaml.Node, key)
+    return None
 
 
 def check_expansion(value: object, block: Block) -> None:

@@ -95,6 +95,22 @@ BROKEN: dict[str, tuple[dict[str, str | bytes], list[Finding]]] = {
             ("orphan", "two/same.md", None, "same"),
         ],
     ),
+    "field-duplicate": (
+        {
+            "a.md": doc("A", status="active", requires="[b]", **{"status ": "done"}),
+            "b.md": doc("B"),
+        },
+        [("field-duplicate", "a.md", 7, "status")],
+    ),
+    "frontmatter-uneditable-anchor": (
+        # the engine rewrites the `status` line: `phase` would lose what it refers to
+        {"a.md": doc("A", status="&s active", phase="*s")},
+        [("frontmatter-uneditable", "a.md", 5, None)],
+    ),
+    "frontmatter-uneditable-merge-key": (
+        {"a.md": doc("A", **{"<<": "{status: active}"})},
+        [("frontmatter-uneditable", "a.md", 5, None)],
+    ),
     "unreadable-body": (
         {"a.md": doc("A", "fine\ncaf\xe9 [[b]]\n").encode("latin-1"), "b.md": doc("B")},
         [("unreadable", "a.md", 7, "body")],
@@ -175,6 +191,8 @@ def test_every_rule_fires_and_every_rule_can_be_switched_off(tmp_path: Path) -> 
         "cat/cat.md": doc("Cat"),
         "cat/lost.md": doc("Lost"),
         "unread.md": doc("U", "caf\xe9\n").encode("latin-1"),
+        "how-to/twice.md": doc("T", status="active", **{"status ": "active"}),
+        "how-to/flow.md": "---\n{title: F, modified: 2024-01-02, tags: [x], status: done}\n---\n",
     }
     write_tree(tmp_path, files, index=False, settings='cards_in = ["how-to"]')
     assert {rule for rule, *_ in findings(tmp_path)} == RULE_NAMES
@@ -288,3 +306,18 @@ def test_progress_counts_every_doc_once_in_order(
     (tmp_path / "docs" / "d05.md").write_text(doc("Changed"))
     warm = progress_of_a_check()  # one doc read again, the others from the cache
     assert warm == [total - 1, total]
+
+
+def test_temporary_files_a_killed_writer_left_are_not_docs(tmp_path: Path) -> None:
+    """A write killed between creating its temporary file and renaming it leaves
+    `.a.md.<pid>.<random>.tmp` beside the card: hidden, so never a doc, an embed target or a
+    finding, however it is named."""
+    write_tree(tmp_path, {"a.md": doc("A", "![[a.md.x.tmp]]\n")})
+    for name in (".a.md.4242.abcdefgh.tmp", ".a.md.abcdefgh.tmp", ".a.md.x.md"):
+        (tmp_path / "docs" / name).write_text("---\ntitle: half a card")
+    (tmp_path / "docs" / "a.md.x.tmp").write_text("an embedded file, not hidden")
+    report = report_of(tmp_path)
+    assert report.findings == () and report.docs == 2
+    (tmp_path / "docs" / "a.md.x.tmp").unlink()
+    (tmp_path / "docs" / ".a.md.x.tmp").write_text("hidden: not an embed target")
+    assert findings(tmp_path) == [("broken-link", "a.md", 6, "a.md.x.tmp")]

@@ -316,7 +316,7 @@ def test_emptying_a_block_list_writes_an_empty_flow_list() -> None:
     ("text", "line", "words"),
     [
         ("---\n{title: x, status: active}\n---\n", 2, "flow mapping"),
-        ("---\ntitle: x\nstatus: a\nstatus: b\n---\n", 2, "more than once"),
+        ("---\ntitle: x\nstatus: a\nstatus: b\n---\n", 4, "more than once"),
         ("no front-matter\n", None, "no front-matter"),
         ("---\ntitle: x\nstatus: [a,\n  # c\n  b]\n---\n", 3, "comments"),
         ("---\ntitle: [\n---\n", 2, "not valid YAML"),

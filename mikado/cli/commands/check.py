@@ -21,8 +21,9 @@ def check(ctx: click.Context, strict: bool) -> int:
 
     \b
     Rules (error unless marked):
-      frontmatter-missing, frontmatter-invalid, unreadable, field-missing,
-      field-type, field-misplaced, status-invalid, duplicate-stem, requires-missing,
+      frontmatter-missing, frontmatter-invalid, frontmatter-uneditable, unreadable,
+      field-missing, field-type, field-misplaced, field-duplicate, status-invalid,
+      duplicate-stem, requires-missing,
       requires-self, cycle, branch-name (warning), done-requires-open (warning),
       broken-link, ambiguous-link, path-link, spaced-link, orphan, index-missing,
       action-missing (warning)
