@@ -170,3 +170,12 @@ def test_require_names_the_closest_stem(tree: Tree) -> None:
     assert docs.require("harden").title == "Harden"
     with pytest.raises(UsageError, match=r"no card `hardn` under .*did you mean `harden`\?"):
         docs.require("hardn")
+
+
+def test_temporary_files_of_an_interrupted_write_are_never_read(tree: Tree) -> None:
+    root = tree({"zot/leaf.md": card_text("Leaf", status="active")})
+    # what a writer killed before its rename leaves, half written, under every name it used
+    for name in (".leaf.md.4242.abcdefgh.tmp", ".leaf.md.abcdefgh.tmp"):
+        (root / "zot" / name).write_text("---\ntitle: Lea")
+    docs = load(root, strict_graph=True)
+    assert docs.paths == ("zot/leaf.md",) and docs.findings == ()
