@@ -75,6 +75,10 @@ GATE_ONLY: tuple[Command, ...] = (
     (("run", "goal", "--dry-run"), 1),  # docs/reference.md#run: a chain with errors is refused
 )
 
+# A problem the engine would only meet half-way through a chain: `run` refuses it up front
+# and changes nothing (the leaf has an action, so a run that started would complete it).
+GATE_AND_RUN: tuple[Command, ...] = (*GATE_ONLY, (("run", "goal", "--yes"), 1))
+
 
 def every(code: int) -> tuple[Command, ...]:
     return tuple((argv, code) for argv, _ in READERS)
@@ -318,6 +322,20 @@ CASES: list[Case] = [
         5,
     ),
     Case(
+        "status-a-list",
+        {"docs/leaf.md": card("Leaf", status="[active]")},
+        every(1),
+        "leaf.md",
+        5,
+    ),
+    Case(
+        "status-a-mapping",
+        {"docs/leaf.md": card("Leaf", status="{a: 1}")},
+        every(1),
+        "leaf.md",
+        5,
+    ),
+    Case(
         "action-a-list",
         {"docs/leaf.md": card("Leaf", extra="action: [a, b]")},
         every(1),
@@ -510,6 +528,45 @@ CASES: list[Case] = [
         setup=link("docs/out", "../outside"),
     ),
     Case(
+        "new-closes-a-cycle",
+        {},
+        (
+            (("new", "mid", "--title", "Mid", "--requires", "goal", "--required-by", "leaf"), 2),
+            (("new", "mid", "--title", "Mid", "--requires", "leaf", "--required-by", "leaf"), 2),
+        ),
+        "leaf → mid → ",
+        sequential=True,
+    ),
+    Case(
+        # The first --required-by card is fine, the second cannot be edited: nothing is
+        # written, not even the first edit or the new card.
+        "new-required-by-a-flow-mapping-doc",
+        {"docs/flow.md": "---\n{title: Flow, modified: 2026-01-01, tags: [test]}\n---\n"},
+        ((("new", "extra", "--title", "E", "--required-by", "goal", "--required-by", "flow"), 1),),
+        "flow.md",
+        2,
+    ),
+    Case(
+        "new-required-by-a-doc-with-a-duplicate-key",
+        {"docs/twice.md": card("Twice", status=None, extra="modified: 2026-01-02")},
+        ((("new", "extra", "--title", "E", "--required-by", "goal", "--required-by", "twice"), 1),),
+        "twice.md",
+        5,
+    ),
+    Case(
+        "new-dir-hidden-excluded-or-changelog",
+        {"mikado.toml": '[mikado]\ndocs = "docs"\nexclude = ["archive", "ops/old"]\n'},
+        (
+            (("new", "extra", "--title", "E", "--dir", "docs/.drafts"), 2),
+            (("new", "extra", "--title", "E", "--dir", "docs/changelog.d"), 2),
+            (("new", "extra", "--title", "E", "--dir", "docs/ops/changelog.d/x"), 2),
+            (("new", "extra", "--title", "E", "--dir", "docs/team/archive"), 2),
+            (("new", "extra", "--title", "E", "--dir", "docs/ops/old"), 2),
+        ),
+        "never reads",
+        sequential=True,
+    ),
+    Case(
         "unknown-goal-and-card",
         {},
         (
@@ -519,6 +576,61 @@ CASES: list[Case] = [
             (("graph", "nowhere"), 2),
         ),
         None,
+    ),
+    # -- front-matter the engine could not edit: the gate refuses it before anything runs --
+    Case(
+        "status-written-twice",
+        {
+            "docs/goal.md": card("Goal", requires=("leaf",), extra="status: active"),
+            "actions/leaf.py": "def apply(ctx):\n    pass\n",
+        },
+        GATE_AND_RUN,
+        "goal.md",
+        8,
+    ),
+    Case(
+        "requires-written-twice",
+        {
+            "docs/goal.md": card("Goal", requires=("leaf",), extra="requires: [leaf]"),
+            "actions/leaf.py": "def apply(ctx):\n    pass\n",
+        },
+        GATE_AND_RUN,
+        "goal.md",
+        8,
+    ),
+    Case(
+        "status-anchor-another-field-uses",
+        {
+            "docs/goal.md": card(
+                "Goal", status="&open active", requires=("leaf",), extra="phase: *open"
+            ),
+            "actions/leaf.py": "def apply(ctx):\n    pass\n",
+        },
+        GATE_AND_RUN,
+        "goal.md",
+        5,
+    ),
+    Case(
+        "merge-key-in-a-card",
+        {
+            "docs/goal.md": "---\ntitle: Goal\nmodified: 2026-01-01\ntags: [test]\n"
+            "<<: {status: active}\nrequires: [leaf]\n---\n\nNeeds [[leaf]].\n",
+            "actions/leaf.py": "def apply(ctx):\n    pass\n",
+        },
+        GATE_AND_RUN,
+        "goal.md",
+        5,
+    ),
+    Case(
+        "card-front-matter-a-flow-mapping",
+        {
+            "docs/goal.md": "---\n{title: Goal, modified: 2026-01-01, tags: [test], "
+            "status: active, requires: [leaf]}\n---\n\nNeeds [[leaf]].\n",
+            "actions/leaf.py": "def apply(ctx):\n    pass\n",
+        },
+        GATE_AND_RUN,
+        "goal.md",
+        2,
     ),
     # -- configuration -----------------------------------------------------------------------
     Case(

@@ -1,0 +1,213 @@
+"""Growing the graph (`mikado new` and the Mikado loop): every edit planned and checked before
+the first write, no cycle ever written, and no card written where nothing would read it."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from treebuilder import card_text, write_tree
+
+from mikado.config import Config, load_config
+from mikado.edit.growth import grow, new_card
+from mikado.errors import CardEditError, UsageError
+from mikado.tree.loader import Docs, load_docs
+
+TODAY = date(2027, 3, 4)
+
+
+def snapshot(root: Path) -> dict[str, bytes | str]:
+    """Every file and folder under ``root`` (hidden ones included)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def setup(base: Path, files: dict[str, str], settings: str = "") -> tuple[Config, Docs]:
+    write_tree(base, files, settings=settings)
+    config = load_config(cwd=base)
+    return config, load_docs(config, strict_graph=True)
+
+
+def chain() -> dict[str, str]:
+    """goal ← mid ← leaf, all open, in zot/ (a category with its index)."""
+    return {
+        "zot/zot.md": card_text("Zot", body="- [[goal]]\n- [[mid]]\n- [[leaf]]\n"),
+        "zot/goal.md": card_text("Goal", status="active", requires=["mid"]),
+        "zot/mid.md": card_text("Mid", status="active", requires=["leaf"]),
+        "zot/leaf.md": card_text("Leaf", status="active"),
+    }
+
+
+def make(config: Config, docs: Docs, stem: str = "extra", **kw: object):  # type: ignore[no-untyped-def]
+    fields: dict[str, object] = {"title": "Extra", "requires": (), "required_by": ()}
+    fields.update(kw)
+    return new_card(
+        config,
+        docs,
+        stem=stem,
+        folder=fields.pop("folder", None),  # type: ignore[arg-type]
+        today=TODAY,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+# -- cycles ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requires", "required_by", "cycle"),
+    [
+        (["goal"], ["leaf"], "leaf → extra → goal → mid → leaf"),
+        (["leaf"], ["leaf"], "leaf → extra → leaf"),
+        (["mid"], ["mid"], "mid → extra → mid"),
+        (["leaf", "goal"], ["mid"], "mid → extra → goal → mid"),
+    ],
+)
+def test_new_refuses_a_card_that_closes_a_cycle(
+    tmp_path: Path, requires: list[str], required_by: list[str], cycle: str
+) -> None:
+    config, docs = setup(tmp_path, chain())
+    before = snapshot(tmp_path / "docs")
+    with pytest.raises(UsageError) as refused:
+        make(config, docs, requires=requires, required_by=required_by)
+    assert cycle in refused.value.message
+    assert snapshot(tmp_path / "docs") == before
+
+
+def test_new_between_cards_of_one_chain_in_the_right_direction_is_fine(tmp_path: Path) -> None:
+    config, docs = setup(tmp_path, chain())
+    made = make(config, docs, requires=["leaf"], required_by=["goal"])
+    assert made.path == "zot/extra.md"
+    assert load_docs(config, strict_graph=True).card("goal").requires == ("mid", "extra")  # type: ignore[union-attr]
+
+
+def test_growth_refuses_a_card_naming_itself(tmp_path: Path) -> None:
+    config, docs = setup(tmp_path, chain())
+    before = snapshot(tmp_path / "docs")
+    with pytest.raises(UsageError) as refused:
+        grow(config, docs, docs.require("mid"), stem="mid", title="M", learned="x", today=TODAY)
+    assert "`mid` named itself" in refused.value.message
+    assert snapshot(tmp_path / "docs") == before
+
+
+@pytest.mark.parametrize(("dependent", "cycle"), [("goal", "mid → goal → mid")])
+def test_growth_refuses_a_dependent_as_prerequisite(
+    tmp_path: Path, dependent: str, cycle: str
+) -> None:
+    config, docs = setup(tmp_path, chain())
+    before = snapshot(tmp_path / "docs")
+    with pytest.raises(UsageError) as refused:
+        grow(config, docs, docs.require("mid"), stem=dependent, title="G", learned="", today=TODAY)
+    assert cycle in refused.value.message
+    assert snapshot(tmp_path / "docs") == before
+
+
+def test_growth_sees_edges_written_since_the_tree_was_read(tmp_path: Path) -> None:
+    """With --jobs, two cards of one run may each discover the other: the second growth must
+    see the first one's edge, though the run's tree predates it."""
+    files = {
+        "zot/zot.md": card_text("Zot", body="- [[a]]\n- [[b]]\n"),
+        "zot/a.md": card_text("A", status="active"),
+        "zot/b.md": card_text("B", status="active"),
+    }
+    config, docs = setup(tmp_path, files)
+    grow(config, docs, docs.require("a"), stem="b", title="B", learned="", today=TODAY)
+    with pytest.raises(UsageError) as refused:
+        grow(config, docs, docs.require("b"), stem="a", title="A", learned="", today=TODAY)
+    assert "b → a → b" in refused.value.message
+    assert load_docs(config, strict_graph=True).card("b").requires == ()  # type: ignore[union-attr]
+
+
+def test_growth_of_an_existing_card_links_it(tmp_path: Path) -> None:
+    config, docs = setup(tmp_path, chain())
+    made = grow(config, docs, docs.require("goal"), stem="leaf", title="L", learned="", today=TODAY)
+    assert made.path == "zot/leaf.md"
+    assert load_docs(config).card("goal").requires == ("mid", "leaf")  # type: ignore[union-attr]
+
+
+# -- all or nothing ------------------------------------------------------------------------------
+
+UNEDITABLE = {
+    "flow mapping": "---\n{title: B, modified: 2026-01-01, tags: [test]}\n---\n\n# B\n",
+    "duplicate key": "---\ntitle: B\nmodified: 2026-01-01\nmodified: 2026-01-02\ntags: [t]\n---\n",
+    "requires twice": card_text("B", status="active", requires=[], extra="requires: []\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNEDITABLE))
+def test_new_writes_nothing_when_one_edit_is_refused(tmp_path: Path, name: str) -> None:
+    config, docs = setup(tmp_path, {**chain(), "zot/b.md": UNEDITABLE[name]})
+    before = snapshot(tmp_path / "docs")
+    with pytest.raises(CardEditError) as refused:
+        make(config, docs, required_by=["goal", "b"])
+    assert refused.value.path is not None and refused.value.path.endswith("b.md")
+    assert snapshot(tmp_path / "docs") == before
+
+
+def test_a_failed_write_undoes_the_writes_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, docs = setup(tmp_path, {**chain(), "zot/b.md": card_text("B", status="active")})
+    before = snapshot(tmp_path / "docs")
+    from mikado.edit import changes
+
+    real = changes.write_atomic
+    calls: list[Path] = []
+
+    def flaky(path: Path, data: bytes, **kw: object) -> None:
+        calls.append(path)
+        if path.name == "b.md" and len(calls) < 5:  # the plan's write, not the restore
+            raise OSError(28, "No space left on device")
+        real(path, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(changes, "write_atomic", flaky)
+    with pytest.raises(OSError, match="No space"):
+        make(config, docs, required_by=["goal", "b"])
+    assert snapshot(tmp_path / "docs") == before
+
+
+def test_the_same_card_twice_and_the_index_as_a_dependent(tmp_path: Path) -> None:
+    config, docs = setup(tmp_path, chain())
+    made = make(config, docs, required_by=["zot", "goal", "zot"])
+    assert made == type(made)("extra", "zot/extra.md", "zot/zot.md")
+    index = (tmp_path / "docs" / "zot" / "zot.md").read_text()
+    assert index.count("[[extra]]") == 1  # linked once, as index and as dependent
+    reread = load_docs(config, strict_graph=True)
+    assert reread.card("zot").requires == ("extra",)  # type: ignore[union-attr]
+    body = (tmp_path / "docs" / "zot" / "extra.md").read_text()
+    assert "Prerequisite of [[zot]], [[goal]]." in body
+
+
+# -- where a new card may go ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("folder", "words"),
+    [
+        (".drafts", "hidden"),
+        ("zot/.wip", "hidden"),
+        ("changelog.d", "`changelog.d`"),
+        ("zot/changelog.d/x", "`changelog.d`"),
+        ("archive", "`exclude`"),
+        ("team/archive", "`exclude`"),
+        ("ops/old", "`exclude`"),
+        ("ops/old/deeper", "`exclude`"),
+    ],
+)
+def test_new_refuses_a_folder_nothing_reads(tmp_path: Path, folder: str, words: str) -> None:
+    config, docs = setup(tmp_path, chain(), settings='exclude = ["archive", "ops/old"]')
+    before = snapshot(tmp_path / "docs")
+    with pytest.raises(UsageError) as refused:
+        make(config, docs, folder=tmp_path / "docs" / folder)
+    assert words in refused.value.message and "never reads" in refused.value.message
+    assert snapshot(tmp_path / "docs") == before
+
+
+def test_new_into_a_folder_only_named_like_an_excluded_path(tmp_path: Path) -> None:
+    config, docs = setup(tmp_path, chain(), settings='exclude = ["ops/old"]')
+    made = make(config, docs, folder=tmp_path / "docs" / "team" / "old")
+    assert made.path == "team/old/extra.md"
+    assert load_docs(config).card("extra") is not None
