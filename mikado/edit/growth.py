@@ -90,16 +90,8 @@ def link_line(stem: str, title: str) -> str:
     return f"- [[{stem}]] — {title}"
 
 
-def links_to(path: Path, stem: str) -> bool:
-    """Whether the doc already wiki-links ``stem`` (plain, aliased or with a heading)."""
-    try:
-        return links_in(path.read_bytes(), stem)
-    except OSError:
-        return False
-
-
 def links_in(data: bytes, stem: str) -> bool:
-    """:func:`links_to` on a doc's bytes."""
+    """Whether a doc's bytes already wiki-link ``stem`` (plain, aliased or with a heading)."""
     text = data.decode("utf-8", errors="replace")
     return re.search(r"\[\[" + re.escape(stem) + r"(?:[|#\\]|\]\])", text) is not None
 
