@@ -27,6 +27,7 @@ def run_chain(
     from mikado.engine.http import ca_bundle_problem
     from mikado.engine.lock import RunLock
     from mikado.engine.plan import plan_run
+    from mikado.engine.process import start_early
 
     if config.tls.insecure:
         echo(
@@ -37,6 +38,8 @@ def run_chain(
     problem = ca_bundle_problem(config.tls)
     if problem:
         raise ConfigError(problem)
+    if not (options.dry_run and fmt == "json"):  # that prints the plan and runs no action
+        start_early()
     if options.dry_run:
         plan = plan_run(config, goal, options)
         if fmt == "json":
@@ -47,7 +50,7 @@ def run_chain(
             echo(line)
         return _rehearse(plan)
 
-    with RunLock(config.runtime):
+    with RunLock(config.runtime) as lock:
         plan = plan_run(config, goal, options)
         if not any(planned.will.value in ("run", "manual") for planned in plan.cards):
             if fmt == "json":
@@ -62,7 +65,7 @@ def run_chain(
             if not click.confirm(f"Run {count} action{'s' if count != 1 else ''}?"):
                 echo("Nothing was run.", err=True)
                 return ExitCode.FAILURE
-        return _execute(plan, options, fmt=fmt, verbose=verbose)
+        return _execute(plan, options, fmt=fmt, verbose=verbose, lock=lock.fileno())
 
 
 def _plan_lines(plan: RunPlan) -> list[str]:
@@ -109,7 +112,9 @@ def _rehearse(plan: RunPlan) -> int:
     return ExitCode.FAILURE if failed else ExitCode.OK
 
 
-def _execute(plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool) -> int:
+def _execute(
+    plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool, lock: int | None
+) -> int:
     from mikado.engine.results import Outcome
     from mikado.engine.runner import Runner
     from mikado.engine.secrets import masked_output
@@ -128,7 +133,7 @@ def _execute(plan: RunPlan, options: RunOptions, *, fmt: str, verbose: bool) -> 
     )
     mask = plan.masker
     with masked_output(mask) as unmasked, action_logs(progress, mask, verbose=verbose):
-        result = Runner(plan, options=options, progress=progress).run()
+        result = Runner(plan, options=options, progress=progress, lock=lock).run()
         goal = plan.goal
         for stem in result.stems(Outcome.FAILED):
             echo(f"mikado: {stem} failed: {result.errors.get(stem, '')}", err=True)

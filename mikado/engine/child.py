@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -67,8 +68,17 @@ class CardJob:
     http_timeout: float | None = None
 
 
-def run_card(job: CardJob, channel: Connection, stdout: Connection, stderr: Connection) -> None:
-    """The process's whole life: run ``job``'s hooks, report, exit. Never returns."""
+def run_card(
+    job: CardJob,
+    channel: Connection,
+    stdout: Connection,
+    stderr: Connection,
+    lock: Connection | None,
+) -> None:
+    """The process's whole life: run ``job``'s hooks, report, exit. Never returns.
+
+    ``lock`` is the run lock's file, held open (and so locked) until this process ends: when
+    the engine is killed, no later run can start until this action has died too."""
     cancelled = threading.Event()
     _stand_alone(cancelled)
     _redirect(stdout, stderr)
@@ -99,12 +109,22 @@ def _stand_alone(cancelled: threading.Event) -> None:
 
 
 def _die_with_parent() -> None:
-    """Linux: killed when the server process ends, which it does when the engine does, so a
-    ``kill -9`` of the engine leaves no action running on. Elsewhere, a no-op."""
+    """Linux: killed when the fork server ends, which it does when the engine does, so a
+    ``kill -9`` of the engine leaves no action running on. Elsewhere, a no-op.
+
+    The server stays up while any process holds its "alive" pipe, which multiprocessing hands
+    to every child it forks: this one lets go of it, or the server, and so this process,
+    would outlive a killed engine."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    server = multiprocessing.forkserver._forkserver
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(alive, int):
+        with contextlib.suppress(OSError):
+            os.close(alive)
+        setattr(server, "_forkserver_alive_fd", None)  # noqa: B010 - a private attribute
 
 
 def _redirect(stdout: Connection, stderr: Connection) -> None:

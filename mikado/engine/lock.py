@@ -139,6 +139,11 @@ class RunLock:
             self._stream.close()
             self._stream = None
 
+    def fileno(self) -> int | None:
+        """The locked file's descriptor while the lock is held: a process that keeps a
+        duplicate open keeps the lock held after this one dies (an action's process does)."""
+        return self._stream.fileno() if self._stream is not None else None
+
     def __enter__(self) -> RunLock:
         self.acquire()
         return self

@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -45,6 +46,13 @@ def _forkserver() -> ForkServerContext:
     assert isinstance(context, ForkServerContext)
     context.set_forkserver_preload(["mikado.engine.preload"])
     return context
+
+
+def start_early() -> None:
+    """Start the fork server now, so its imports (a few hundred milliseconds on a busy
+    machine) overlap with reading the tree and planning, instead of delaying the first card."""
+    _forkserver()
+    multiprocessing.forkserver.ensure_running()
 
 
 @contextlib.contextmanager
@@ -102,12 +110,20 @@ class ActionProcess:
     """One attempt at one card, in its own process.
 
     ``out`` and ``err`` receive what the action prints, masked; recorded outputs go to
-    ``store``; log records to the action's logger here. ``result`` is set once the process
+    ``store``; log records to the action's logger here. ``lock``, the run lock's descriptor,
+    stays locked while the process lives. ``result`` is set once the process
     has ended and everything it sent was read.
     """
 
     def __init__(
-        self, job: CardJob, *, masker: Masker, store: OutputStore, out: Emit, err: Emit
+        self,
+        job: CardJob,
+        *,
+        masker: Masker,
+        store: OutputStore,
+        out: Emit,
+        err: Emit,
+        lock: int | None = None,
     ) -> None:
         self.job = job
         self.waiting: str | None = None  # the service request under way, if any
@@ -121,9 +137,11 @@ class ActionProcess:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         ends = (writer, Connection(out_w, readable=False), Connection(err_w, readable=False))
+        # A duplicate of the run lock's descriptor (closing ours must not unlock the engine's).
+        held = Connection(os.dup(lock), writable=False) if lock is not None else None
         try:
             self._process: Any = context.Process(
-                target=run_card, args=(job, *ends), name=f"mikado {job.stem}", daemon=True
+                target=run_card, args=(job, *ends, held), name=f"mikado {job.stem}", daemon=True
             )
             with _without_main():
                 self._process.start()
@@ -133,8 +151,9 @@ class ActionProcess:
             os.close(err_r)
             raise
         finally:
-            for end in ends:
-                end.close()
+            for end in (*ends, held):
+                if end is not None:
+                    end.close()
         self.pid: int = self._process.pid or 0
         self._channel: Connection | None = reader
         self._streams = {out_r: _Stream(out_r, masker, out), err_r: _Stream(err_r, masker, err)}

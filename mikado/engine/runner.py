@@ -68,6 +68,7 @@ class Runner:
         progress: RunProgress | None = None,
         today: Callable[[], date] = date.today,
         http_timeout: float | None = None,
+        lock: int | None = None,
     ):
         self.plan = plan
         self.config = plan.config
@@ -75,6 +76,7 @@ class Runner:
         self.progress = progress or Silent()
         self.today = today
         self.http_timeout = http_timeout  # each request's, when not httpx's default (tests)
+        self.lock = lock  # the run lock's descriptor, which every action process holds too
         self.mask = plan.masker
         self.journal = Journal(self.config.runtime, uuid.uuid4().hex[:12])
         self.store = OutputStore(self.config.runtime, self.mask)
@@ -203,6 +205,7 @@ class _Pass:
                 store=runner.store,
                 out=_to(sys.stdout),
                 err=_to(sys.stderr),
+                lock=runner.lock,
             )
         except OSError as exc:  # no process to be had (the system's limit): the card fails
             self._take(entry, HookResult(Outcome.FAILED, f"could not start its process: {exc}"))

@@ -5,11 +5,14 @@ leaves nothing of it running."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
-from chain_fixtures import Tree, make_tree
+from chain_fixtures import Tree, make_tree, subprocess_env
 
 from mikado.config import load_config
 from mikado.engine import messages
@@ -200,3 +203,58 @@ def test_the_engine_builds_only_plain_values_from_what_a_process_sends() -> None
     with pytest.raises(messages.MessageError, match="no known kind"):
         messages.decode(messages.encode(("exec", "rm -rf /")))
     assert messages.decode(messages.encode((messages.WAITING, None))) == (messages.WAITING, None)
+
+
+LOCK_PROBE = """
+import os
+from pathlib import Path
+def apply(ctx):
+    lock = Path(ctx.base, ".mikado", "run.lock").resolve()
+    fds = Path("/proc/self/fd")
+    held = any(os.path.realpath(fds / fd) == str(lock) for fd in os.listdir(fds))
+    (Path(ctx.base) / "held").write_text(str(held))
+"""
+
+
+def test_an_action_process_holds_the_run_lock_open(tmp_path: Path) -> None:
+    """Held open by the action's process as well, the lock stays taken while the action
+    lives, whatever happened to the engine: no second run can start the same card."""
+    tree = make_tree(tmp_path, {"probe": {}}, {"probe": LOCK_PROBE})
+    result = tree.mikado("run", "probe", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "held").read_text() == "True"
+
+
+@pytest.mark.timeout(60)
+def test_a_kill_of_the_engine_leaves_no_action_running(tmp_path: Path) -> None:
+    action = (
+        PIDS
+        + """
+import time
+def apply(ctx):
+    note("action", os.getpid())
+    time.sleep(600)
+"""
+    )
+    tree = make_tree(tmp_path, {"sleeps": {}}, {"sleeps": action}, config="timeout = 900\n")
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "mikado", "run", "sleeps", "--yes"],
+        cwd=tree.root,
+        env=subprocess_env(None),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not (tmp_path / "action.pid").exists():
+            assert engine.poll() is None, "the run ended before its action started"
+            time.sleep(0.05)
+        action_pid = pid(tree, "action")
+        assert not gone(action_pid)
+    finally:
+        engine.kill()
+        engine.wait()
+    while not gone(action_pid):
+        time.sleep(0.05)  # the test's timeout fails it if the action lives on
+    again = tree.mikado("status", "sleeps")
+    assert again.returncode == 0
+    assert tree.status("sleeps") == "running"  # left as the kill found it: resumable
