@@ -29,7 +29,8 @@ from mikado.errors import UsageError
 from mikado.model.card import MIKADO_FIELDS, OPEN_STATUSES
 from mikado.tree.frontmatter import FrontMatterError, parse_block, split_bytes
 from mikado.tree.loader import load_docs
-from mikado.workflow.git import Change, Commit, GitError, Repo, stem_of_branch
+from mikado.workflow.branch_goal import BranchGoal, goal_of_branch, is_mikado_branch
+from mikado.workflow.git import Change, Commit, GitError, Repo
 
 VERBS = ("plan", "impl", "close", "finalize")
 _SUBJECT = re.compile(r"C2\((?P<stem>[^()\s]+)\): (?P<verb>[a-z]+) +(?P<text>\S.*)\Z")
@@ -129,7 +130,8 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class BranchReport:
-    """The verdict on a ``mikado/<stem>`` branch; ``stem`` is ``None`` on any other branch."""
+    """The verdict on a ``mikado/...`` branch; ``stem`` is the stem of the goal it works
+    (docs/reference.md#branch-invariant), ``None`` on any other branch."""
 
     branch: str | None
     stem: str | None
@@ -358,9 +360,10 @@ def _closing_problems(change: FileChange) -> list[str]:
     return problems
 
 
-def judge(steps: Sequence[BranchCommit], stem: str, layout: DocsLayout) -> list[Violation]:
+def judge(steps: Sequence[BranchCommit], goal: BranchGoal, layout: DocsLayout) -> list[Violation]:
     """Every violation of docs/reference.md#branch-invariant in ``steps`` (oldest first), in commit
     order."""
+    stem = goal.stem
     violations: list[Violation] = []
     work_seen: Commit | None = None  # the first impl or close
     finalized: Commit | None = None
@@ -384,10 +387,11 @@ def judge(steps: Sequence[BranchCommit], stem: str, layout: DocsLayout) -> list[
                 commit,
             )
             continue
-        if subject.stem != stem:
+        if subject.stem not in goal.subject_stems:
             add(
                 Rule.STEM,
-                f"subject names chain `{subject.stem}`, but the branch is mikado/{stem}",
+                f"subject names chain `{subject.stem}`, but the branch {goal.branch} works "
+                f"`{stem}`",
                 commit,
             )
         if subject.verb == "plan":
@@ -438,24 +442,22 @@ def judge(steps: Sequence[BranchCommit], stem: str, layout: DocsLayout) -> list[
     return violations
 
 
-def _goal_violations(config: Config, stem: str) -> list[Violation]:
-    docs = load_docs(config)
-    goal = docs.card(stem)
-    if goal is None:
+def _goal_violations(config: Config, goal: BranchGoal) -> list[Violation]:
+    card = goal.card
+    if card is None:
         return [
             Violation(
                 Rule.GOAL_MISSING,
-                f"no card `{stem}` under {config.docs}; the branch mikado/{stem} works the "
-                "chain of that goal card",
+                f"no card `{goal.stem}` under {config.docs} and none names `branch: "
+                f"{goal.branch}`; the branch works the chain of that goal card",
             )
         ]
-    expected = f"mikado/{stem}"
-    if goal.is_open and goal.branch != expected:
-        found = f"`branch: {goal.branch}`" if goal.branch else "no `branch`"
+    if card.is_open and not goal.named:
+        found = f"`branch: {card.branch}`" if card.branch else "no `branch`"
         return [
             Violation(
                 Rule.GOAL_BRANCH,
-                f"the goal card {goal.path} is open with {found}; add `branch: {expected}` "
+                f"the goal card {card.path} is open with {found}; add `branch: {goal.branch}` "
                 "in a plan commit",
             )
         ]
@@ -478,16 +480,18 @@ def check_branch(
     """Judge HEAD's branch; with ``commit_message``, also the commit being made from the
     index (commit-msg hook mode)."""
     branch = repo.current_branch()
-    stem = stem_of_branch(branch)
-    if stem is None:
+    if not is_mikado_branch(branch):
         return BranchReport(branch=branch, stem=None, base=base, merge_base=None)
+    goal = goal_of_branch(branch, load_docs(config).cards.values())
+    assert goal is not None  # a mikado/... branch always has one
+    stem = goal.stem
     merge_base: Commit | None = None
     if repo.has_commits():
         if repo.resolve(base) is None:
             raise UsageError(f"base `{base}` names no commit; pass --base with the branch it left")
         base_sha = repo.merge_base(base)
         if base_sha is None:
-            raise GitError(f"mikado/{stem} shares no history with `{base}`")
+            raise GitError(f"{goal.branch} shares no history with `{base}`")
         merge_base = repo.commit(base_sha)
     commits = repo.commits_since(merge_base.sha if merge_base else None)
     pending: Commit | None = None
@@ -498,9 +502,9 @@ def check_branch(
             pending = Commit("", PENDING, subject, head)
     layout = layout_for(repo, config)
     steps = _steps(repo, layout, commits, pending)
-    violations = judge(steps, stem, layout)
+    violations = judge(steps, goal, layout)
     if steps:
-        violations.extend(_goal_violations(config, stem))
+        violations.extend(_goal_violations(config, goal))
     return BranchReport(
         branch=branch,
         stem=stem,
@@ -524,7 +528,7 @@ def describe(report: BranchReport) -> Iterable[str]:
     noun = "commit" if count == 1 else "commits"
     if not report.violations:
         yield (
-            f"mikado/{report.stem}: {count} {noun}{pending} since {since} keep the branch "
+            f"{report.branch}: {count} {noun}{pending} since {since} keep the branch "
             f"invariant (position: {report.position.value})."
         )
         return
@@ -532,6 +536,6 @@ def describe(report: BranchReport) -> Iterable[str]:
         yield str(violation)
     total = len(report.violations)
     yield (
-        f"mikado/{report.stem}: {total} violation{'s' if total > 1 else ''} of the branch "
+        f"{report.branch}: {total} violation{'s' if total > 1 else ''} of the branch "
         f"invariant in {count} {noun}{pending} since {since}."
     )

@@ -23,6 +23,11 @@ class GitError(MikadoError):
     """git refused a command or is missing (exit 1)."""
 
 
+class NotInWorkTree(UsageError):
+    """The current folder is in no git work tree (exit 2): outside any repository, or inside a
+    ``.git`` folder or a bare repository."""
+
+
 @dataclass(frozen=True, slots=True)
 class Commit:
     sha: str
@@ -47,17 +52,22 @@ class Repo:
 
     def __init__(self, cwd: Path):
         self.cwd = cwd
-        top = self._run("rev-parse", "--show-toplevel", check_usage=True).strip()
+        try:
+            top = self._run("rev-parse", "--show-toplevel").strip()
+        except GitError as error:
+            # git's own words ("fatal: not a git repository (or any of the parent
+            # directories): .git") read as a crash; say what it means for mikado instead.
+            if _outside_work_tree(error.message):
+                raise NotInWorkTree(f"{cwd} is not in a git work tree") from None
+            raise UsageError(error.message) from None
         self.top = Path(top)
 
-    def _run(self, *args: str, input_bytes: bytes | None = None, check_usage: bool = False) -> str:
-        return self._run_bytes(*args, input_bytes=input_bytes, check_usage=check_usage).decode(
+    def _run(self, *args: str, input_bytes: bytes | None = None) -> str:
+        return self._run_bytes(*args, input_bytes=input_bytes).decode(
             "utf-8", errors="surrogateescape"
         )
 
-    def _run_bytes(
-        self, *args: str, input_bytes: bytes | None = None, check_usage: bool = False
-    ) -> bytes:
+    def _run_bytes(self, *args: str, input_bytes: bytes | None = None) -> bytes:
         # A fixed locale and no pager: the output is parsed, never shown as-is.
         env = {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
         try:
@@ -74,8 +84,7 @@ class Repo:
         if done.returncode != 0:
             message = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
             detail = message[-1] if message else f"exit {done.returncode}"
-            error = UsageError if check_usage else GitError
-            raise error(f"git {args[0]}: {detail}")
+            raise GitError(f"git {args[0]}: {detail}")
         return done.stdout
 
     def _ok(self, *args: str) -> bool:
@@ -239,6 +248,11 @@ def _parse_name_status(out: str) -> list[Change]:
         changes.append(Change(status[0], fields[index + 1]))
         index += 2
     return changes
+
+
+def _outside_work_tree(message: str) -> bool:
+    # LC_ALL=C keeps git's messages in English, so they can be recognised.
+    return "not a git repository" in message or "must be run in a work tree" in message
 
 
 def stem_of_branch(branch: str | None) -> str | None:

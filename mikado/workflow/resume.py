@@ -1,9 +1,9 @@
 """`mikado resume`: where a chain's work stands and what to do next, for a new session.
 
-On a ``mikado/<stem>`` branch: the chain, the branch's position in the invariant, the commit to
-reset to when a new prerequisite turns up, the ready cards, and stashed work. On any other
-branch: the open chains and the one to resume (one with a branch already, else the most
-progressed).
+On a goal's ``mikado/...`` branch: the chain, the branch's position in the invariant, the commit
+to reset to when a new prerequisite turns up, the ready cards, and stashed work. On any other
+branch, or outside a git work tree: the open chains and the one to resume (one with a branch
+already, else the most progressed).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from mikado.model.chains import Chain, Plan, State
 from mikado.workflow.branch_check import BranchReport, Position
-from mikado.workflow.git import BRANCH_PREFIX, Repo
+from mikado.workflow.branch_goal import branch_of
+from mikado.workflow.git import Repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,11 +22,16 @@ class Candidate:
     """An open chain seen from outside its branch."""
 
     chain: Chain
-    branch_exists: bool  # a local `mikado/<goal>` branch
+    branch_exists: bool  # a local branch of the goal (see `branch`)
 
     @property
     def goal(self) -> str:
         return self.chain.goal.stem
+
+    @property
+    def branch(self) -> str:
+        """The branch the goal is worked on: its ``branch`` field, else ``mikado/<goal>``."""
+        return branch_of(self.chain.goal)
 
     @property
     def progress(self) -> float:
@@ -58,10 +64,14 @@ def rank(candidates: Iterable[Candidate]) -> list[Candidate]:
     )
 
 
-def candidates(plan: Plan, repo: Repo, goals: Sequence[str] | None = None) -> list[Candidate]:
+def candidates(
+    plan: Plan, repo: Repo | None, goals: Sequence[str] | None = None
+) -> list[Candidate]:
+    """The open chains (or ``goals``' chains), ranked; without a repository (``None``) no
+    branch exists."""
     chains = [plan.chain(g) for g in goals] if goals else plan.open_chains()
     return rank(
-        Candidate(chain, repo.branch_exists(f"{BRANCH_PREFIX}{chain.goal.stem}"))
+        Candidate(chain, repo is not None and repo.branch_exists(branch_of(chain.goal)))
         for chain in chains
     )
 
@@ -81,12 +91,13 @@ class OnBranch:
     def next_steps(self) -> list[str]:
         report, chain = self.report, self.chain
         stem = report.stem or ""
+        branch = report.branch or ""
         reset = report.reset_point
         reset_to = reset.short if reset else report.base
         steps: list[str] = []
         if chain is None:
             return [
-                f"create the goal card `{stem}` (with `branch: mikado/{stem}`) in a "
+                f"create the goal card `{stem}` (with `branch: {branch}`) in a "
                 f"`C2({stem}): plan ...` commit"
             ]
         if report.position is Position.VIOLATION:
@@ -146,11 +157,13 @@ class OnBranch:
 
 @dataclass(frozen=True, slots=True)
 class OffBranch:
-    """Resuming from any other branch: what is open and which chain to take up."""
+    """Resuming from any other branch, or from outside a git work tree (``in_repository``
+    false): what is open and which chain to take up."""
 
     branch: str | None
     candidates: tuple[Candidate, ...]
     stashes: tuple[str, ...]
+    in_repository: bool = True
 
     @property
     def suggestion(self) -> Candidate | None:
@@ -160,7 +173,12 @@ class OffBranch:
         best = self.suggestion
         if best is None:
             return ["no open chain: plan a goal card with `mikado new` to start one"]
-        name = f"{BRANCH_PREFIX}{best.goal}"
+        name = best.branch
+        if not self.in_repository:
+            return [
+                f"run `mikado resume` in the git work tree of these docs to match {name} "
+                f"and see where {best.goal} stands"
+            ]
         if best.branch_exists:
             steps = [f"resume {best.goal}: `git switch {name}`, then `mikado resume`"]
         else:
@@ -175,6 +193,7 @@ class OffBranch:
         best = self.suggestion
         return {
             "on_branch": False,
+            "in_repository": self.in_repository,
             "branch": self.branch,
             "chains": [c.as_json() for c in self.candidates],
             "suggested": best.goal if best else None,
@@ -185,7 +204,7 @@ class OffBranch:
 
 def describe_on_branch(state: OnBranch, tree: Sequence[str]) -> list[str]:
     report = state.report
-    lines = [f"Branch mikado/{report.stem}: {report.position.value}"]
+    lines = [f"Branch {report.branch}: {report.position.value}"]
     if state.chain is None:
         lines.append(f"No goal card `{report.stem}` exists yet.")
     else:
@@ -213,14 +232,20 @@ def describe_on_branch(state: OnBranch, tree: Sequence[str]) -> list[str]:
 
 
 def describe_off_branch(state: OffBranch) -> list[str]:
-    where = f"branch {state.branch}" if state.branch else "a detached HEAD"
+    if not state.in_repository:
+        where = "Not in a git repository, so no branch could be matched"
+    else:
+        on = f"branch {state.branch}" if state.branch else "a detached HEAD"
+        where = f"On {on}, not a mikado/<goal> branch"
     if not state.candidates:
-        return [f"On {where}; no open chains.", *(f"  - {s}" for s in state.next_steps())]
-    lines = [f"On {where}, not a mikado/<goal> branch. Open chains, most promising first:"]
+        return [f"{where}; no open chains.", *(f"  - {s}" for s in state.next_steps())]
+    lines = [f"{where}. Open chains, most promising first:"]
     for candidate in state.candidates:
         chain = candidate.chain
         if candidate.branch_exists:
-            started = f"branch {BRANCH_PREFIX}{candidate.goal} exists"
+            started = f"branch {candidate.branch} exists"
+        elif not state.in_repository:  # whether a branch exists cannot be known
+            started = f"goal names {chain.goal.branch}" if chain.goal.branch else "no branch named"
         elif chain.goal.branch:
             started = f"goal names {chain.goal.branch}, no local branch"
         else:

@@ -492,4 +492,117 @@ def test_outside_a_git_repository_is_a_usage_error(
     monkeypatch.chdir(tmp_path / "plain")
     code, out = check(capsys)
     assert code == 2
-    assert "git" in out
+    # One line saying what is wrong for mikado, not git's own "fatal: ..." from rev-parse.
+    assert out == (
+        "mikado: not in a git repository: branch-check judges the commits of the branch "
+        "checked out here; run it inside the repository's work tree\n"
+    )
+
+
+def test_inside_the_git_folder_is_the_same_usage_error(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo.path / ".git")
+    code, out = check(capsys)
+    assert (code, out.count("\n")) == (2, 1)
+    assert out.startswith("mikado: not in a git repository")
+
+
+# --- a goal naming its branch -----------------------------------------------------------------
+
+# The branch a team chose for ship-it, named in the goal card instead of mikado/ship-it.
+NAMED = "mikado/shipping"
+
+
+@pytest.fixture
+def named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    """The ship-it chain whose goal names `branch: mikado/shipping`, checked out there."""
+    isolate_git(monkeypatch, tmp_path)
+    repo = chain_repo(tmp_path / "repo")
+    repo.edit(f"cards/ship/{GOAL}.md", f"branch: {BRANCH}", f"branch: {NAMED}")
+    repo.commit("Name the branch of ship-it")
+    monkeypatch.chdir(repo.path)
+    repo.switch(NAMED)
+    return repo
+
+
+def test_the_branch_a_goal_names_is_judged_as_that_goal_s(
+    named: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    named.write("src/app.py", "print('v2')\n")
+    named.commit(subject("impl", "v2"))  # the goal's stem
+    named.write("src/app.py", "print('v3')\n")
+    named.commit(subject("impl", "v3", stem="shipping"))  # the branch's own suffix
+    close(named, "build-it")
+    named.commit(subject("close", "build-it"))
+    code = run_cli(["branch-check", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["violations"]
+    assert (report["branch"], report["stem"], report["position"]) == (
+        NAMED,
+        GOAL,
+        Position.BETWEEN_CYCLES.value,
+    )
+    # Without the field this branch would be the chain of a card `shipping`, which does not
+    # exist: a goal-missing violation.
+    code, out = check(capsys)
+    assert (code, out) == (
+        0,
+        f"{NAMED}: 3 commits since main ({named.git('rev-parse', '--short', 'main').strip()}) "
+        "keep the branch invariant (position: between cycles).\n",
+    )
+
+
+def test_a_named_branch_refuses_subjects_of_other_chains(
+    named: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    named.write("src/app.py", "print('v2')\n")
+    named.commit(subject("impl", "v2", stem="build-it"))
+    found = violations(capsys)
+    assert rules(found) == ["stem-mismatch"]
+    assert found[0]["message"] == (
+        f"subject names chain `build-it`, but the branch {NAMED} works `{GOAL}`"
+    )
+
+
+def test_the_field_wins_over_a_card_named_like_the_branch(
+    named: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A card `shipping` exists too: the branch still works ship-it, the goal that names it.
+    named.write("cards/ship/shipping.md", card_text("Shipping", status="active"))
+    named.commit(subject("plan", "a shipping card"))
+    code = run_cli(["branch-check", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert (code, report["stem"], report["violations"]) == (0, GOAL, [])
+
+
+def test_the_stem_naming_still_works_but_the_goal_must_name_its_branch(
+    named: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # mikado/ship-it, while ship-it names mikado/shipping: the fallback finds the goal, and
+    # the goal-branch rule says which branch the card names.
+    named.switch(BRANCH)
+    named.write("src/app.py", "print('v2')\n")
+    named.commit(subject("impl", "v2"))
+    found = violations(capsys)
+    assert rules(found) == ["goal-branch"]
+    assert f"is open with `branch: {NAMED}`; add `branch: {BRANCH}`" in str(found[0]["message"])
+
+
+def test_two_open_goals_naming_one_branch_is_an_error(
+    named: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    named.write(
+        "cards/ship/other-goal.md",
+        card_text("Other Goal", status="active", branch=NAMED, body="[[ship-it]]\n"),
+    )
+    code, out = check(capsys)
+    assert code == 1
+    assert out == (
+        f"mikado: several goal cards name `branch: {NAMED}` (ship/other-goal.md, "
+        f"ship/{GOAL}.md); a branch works one chain, so keep the field on one of them\n"
+    )
+    # A complete goal still naming the branch (not finalized yet) gives way to the open one.
+    named.edit("cards/ship/other-goal.md", "status: active\n", "")
+    code = run_cli(["branch-check", "--format", "json"])
+    assert (code, json.loads(capsys.readouterr().out)["stem"]) == (0, GOAL)

@@ -8,7 +8,7 @@ import pytest
 from gitrepo import GitRepo, isolate_git
 
 from mikado.errors import UsageError
-from mikado.workflow.git import Repo, stem_of_branch
+from mikado.workflow.git import NotInWorkTree, Repo, stem_of_branch
 
 
 @pytest.fixture
@@ -90,8 +90,25 @@ def test_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     isolate_git(monkeypatch, tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     (tmp_path / "plain").mkdir()
-    with pytest.raises(UsageError):
+    with pytest.raises(NotInWorkTree) as raised:
         Repo(tmp_path / "plain")
+    assert isinstance(raised.value, UsageError)  # exit 2
+    assert raised.value.message == f"{tmp_path / 'plain'} is not in a git work tree"
+
+
+def test_inside_the_git_folder_is_outside_the_work_tree(repo: GitRepo) -> None:
+    with pytest.raises(NotInWorkTree):
+        Repo(repo.path / ".git")
+    assert Repo(repo.path / ".git" / "..").top == repo.path.resolve()
+
+
+def test_other_rev_parse_failures_keep_git_s_reason(repo: GitRepo) -> None:
+    # Not "not in a work tree": git's own reason is the useful one (here a broken config).
+    (repo.path / ".git" / "config").write_text("[[[garbage\n")
+    with pytest.raises(UsageError) as raised:
+        Repo(repo.path)
+    assert not isinstance(raised.value, NotInWorkTree)
+    assert raised.value.message == "git rev-parse: fatal: bad config line 1 in file .git/config"
 
 
 def test_stem_of_branch() -> None:

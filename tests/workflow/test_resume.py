@@ -196,3 +196,82 @@ def test_no_open_chain(
     assert state["chains"] == [] and state["suggested"] is None
     assert run_cli(["resume"]) == 0
     assert "no open chains" in capsys.readouterr().out
+
+
+# --- a goal naming its branch, and no repository ----------------------------------------------
+
+NAMED = "mikado/shipping"  # the branch ship-it's goal card names (its stem differs)
+
+
+def name_branch(repo: GitRepo) -> None:
+    repo.edit(f"cards/ship/{GOAL}.md", f"branch: {BRANCH}", f"branch: {NAMED}")
+    repo.commit("Name the branch of ship-it")
+
+
+def test_on_the_branch_the_goal_names(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    name_branch(repo)
+    repo.switch(NAMED)
+    impl(repo, "one")
+    state = resume(capsys)
+    assert state["on_branch"] is True
+    assert (state["branch"], state["goal"], state["position"]) == (NAMED, GOAL, "mid-cycle")
+    assert (state["done"], state["total"]) == (0, 3)
+    assert state["violations"] == []
+    assert run_cli(["resume"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Branch {NAMED}: mid-cycle\n")
+    assert "Ship It — 0/3 done" in out
+    assert run_cli(["resume", GOAL]) == 0  # the goal of this branch, though not its suffix
+    capsys.readouterr()
+    assert run_cli(["resume", "build-it"]) == 2
+    assert "`git switch mikado/build-it`" in capsys.readouterr().err
+
+
+def test_off_branch_finds_the_branch_a_goal_names(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name_branch(repo)
+    state = resume(capsys)
+    assert state["chains"][0]["branch_exists"] is False
+    assert state["next"] == [f"start {GOAL}: `git switch -c {NAMED}`"]
+    repo.git("branch", BRANCH)  # the stem's name is not the goal's branch
+    assert resume(capsys)["chains"][0]["branch_exists"] is False
+    repo.git("branch", NAMED)
+    state = resume(capsys)
+    assert state["chains"][0]["branch_exists"] is True
+    assert state["next"] == [f"resume {GOAL}: `git switch {NAMED}`, then `mikado resume`"]
+    # From another chain's branch, the goal's own branch is the one to switch to.
+    repo.switch("mikado/other")
+    assert run_cli(["resume", GOAL]) == 2
+    assert f"`git switch {NAMED}` to resume it" in capsys.readouterr().err
+
+
+def test_outside_a_repository_the_open_chains_still_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    plain = tmp_path / "plain"
+    (plain / "cards").mkdir(parents=True)
+    (plain / "cards" / "index.md").write_text(card_text("Index", body="[[ship-it]] [[build-it]]"))
+    (plain / "cards" / f"{GOAL}.md").write_text(
+        card_text("Ship It", status="active", requires=["build-it"], branch=NAMED)
+    )
+    (plain / "cards" / "build-it.md").write_text(card_text("Build It", status="active"))
+    monkeypatch.chdir(plain)
+    state = resume(capsys)
+    assert state["on_branch"] is False and state["in_repository"] is False
+    assert (state["branch"], state["stashes"]) == (None, [])
+    assert [(c["goal"], c["branch_exists"]) for c in state["chains"]] == [(GOAL, False)]
+    assert state["next"] == [
+        f"run `mikado resume` in the git work tree of these docs to match {NAMED} and see "
+        f"where {GOAL} stands"
+    ]
+    assert run_cli(["resume"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines()[:2] == [
+        "Not in a git repository, so no branch could be matched. Open chains, most promising "
+        "first:",
+        f"  {GOAL}  0/2 done  goal names {NAMED}  ready: build-it",
+    ]

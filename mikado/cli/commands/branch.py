@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mikado.cli.options import global_options, goal_stem, load_settings, output_format, read_plan
+from mikado.cli.options import global_options, load_settings, output_format, read_plan
 from mikado.cli.output import echo, echo_json
 from mikado.errors import ExitCode, UsageError
 
@@ -31,11 +31,12 @@ from mikado.errors import ExitCode, UsageError
 def branch_check(ctx: click.Context, commit_msg: Path | None, base: str) -> int:
     """Check the Mikado branch invariant and the C2 commit convention.
 
-    On a branch mikado/<stem>, every commit since it left BASE must read
-    `C2(<stem>): plan|impl|close|finalize <text>`: plan commits first, changing only cards and
-    category indexes; impl commits change no card; close commits only complete cards
-    (`status` removed or `done`, `modified` updated); finalize last. On any other branch
-    there is nothing to check. Exit 1 on a violation; each names the commit and the rule.
+    On a mikado/... branch (the one a goal card names in `branch:`, else mikado/<stem>),
+    every commit since it left BASE must read `C2(<stem>): plan|impl|close|finalize <text>`:
+    plan commits first, changing only cards and category indexes; impl commits change no card;
+    close commits only complete cards (`status` removed or `done`, `modified` updated);
+    finalize last. On any other branch there is nothing to check. Exit 1 on a violation; each
+    names the commit and the rule; exit 2 outside a git work tree.
 
     \b
     Examples:
@@ -44,7 +45,7 @@ def branch_check(ctx: click.Context, commit_msg: Path | None, base: str) -> int:
       mikado branch-check --commit-msg .git/COMMIT_EDITMSG   # as a commit-msg hook
     """
     from mikado.workflow.branch_check import check_branch, describe
-    from mikado.workflow.git import Repo
+    from mikado.workflow.git import NotInWorkTree, Repo
 
     fmt = output_format(ctx, ("human", "json"))
     message = None
@@ -53,7 +54,13 @@ def branch_check(ctx: click.Context, commit_msg: Path | None, base: str) -> int:
             message = commit_msg.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise UsageError(f"cannot read {commit_msg}: {exc.strerror}") from None
-    repo = Repo(Path.cwd())
+    try:
+        repo = Repo(Path.cwd())
+    except NotInWorkTree:
+        raise UsageError(
+            "not in a git repository: branch-check judges the commits of the branch checked "
+            "out here; run it inside the repository's work tree"
+        ) from None
     config = load_settings(ctx)
     report = check_branch(repo, config, base=base, commit_message=message)
     if fmt == "json":
@@ -77,10 +84,11 @@ def branch_check(ctx: click.Context, commit_msg: Path | None, base: str) -> int:
 def resume(ctx: click.Context, goal: str | None, base: str) -> int:
     """Show where to pick a chain up in a new session.
 
-    On mikado/<stem>: the chain, the branch position (planning, mid-cycle, between cycles,
+    On a goal's mikado/... branch (the one its card names in `branch:`, else
+    mikado/<stem>): the chain, the branch position (planning, mid-cycle, between cycles,
     finalized, violation), the last plan/close commit to reset to when a new prerequisite
-    turns up, the ready cards, stashed work and the next steps. On any other branch: the
-    open chains (or GOAL's) and which one to resume.
+    turns up, the ready cards, stashed work and the next steps. On any other branch, or
+    outside a git repository: the open chains (or GOAL's) and which one to resume.
 
     \b
     Examples:
@@ -91,7 +99,8 @@ def resume(ctx: click.Context, goal: str | None, base: str) -> int:
     from mikado.engine.journal import last_failures
     from mikado.views.status import marks_for_stream, status_tree
     from mikado.workflow.branch_check import check_branch
-    from mikado.workflow.git import Repo, stem_of_branch
+    from mikado.workflow.branch_goal import branch_of, goal_of_branch
+    from mikado.workflow.git import NotInWorkTree, Repo
     from mikado.workflow.resume import (
         OffBranch,
         OnBranch,
@@ -102,20 +111,24 @@ def resume(ctx: click.Context, goal: str | None, base: str) -> int:
 
     fmt = output_format(ctx, ("human", "json"))
     config = load_settings(ctx)
-    repo = Repo(Path.cwd())
+    try:
+        repo: Repo | None = Repo(Path.cwd())
+    except NotInWorkTree:
+        repo = None  # the open chains still show; no branch can be matched
     plan = read_plan(config)
-    stashes = tuple(repo.stashes())
-    branch = repo.current_branch()
-    stem = stem_of_branch(branch)
+    stashes = tuple(repo.stashes()) if repo else ()
+    branch = repo.current_branch() if repo else None
+    on_branch = goal_of_branch(branch, plan.docs.cards.values())
     if goal is not None:
-        goal_stem(plan, goal)
-        if stem is not None and goal != stem:
+        wanted = plan.docs.require(goal)
+        if on_branch is not None and goal != on_branch.stem:
             raise UsageError(
                 f"this is branch {branch}, not the branch of `{goal}`; "
-                f"`git switch mikado/{goal}` to resume it"
+                f"`git switch {branch_of(wanted)}` to resume it"
             )
-    if stem is None:
-        off = OffBranch(branch, tuple(candidates(plan, repo, [goal] if goal else None)), stashes)
+    if repo is None or on_branch is None:
+        chains = tuple(candidates(plan, repo, [goal] if goal else None))
+        off = OffBranch(branch, chains, stashes, in_repository=repo is not None)
         if fmt == "json":
             echo_json(off.as_json())
         else:
@@ -123,6 +136,7 @@ def resume(ctx: click.Context, goal: str | None, base: str) -> int:
                 echo(line)
         return ExitCode.OK
     report = check_branch(repo, config, base=base)
+    stem = on_branch.stem
     chain = plan.chain(stem) if plan.docs.card(stem) is not None else None
     on = OnBranch(report, chain, stashes)
     if fmt == "json":
