@@ -11,6 +11,11 @@ Each round picks one of:
 - the zot chain against emulators in this process, killed up to three times, then resumed:
   one provider, application, binding, Forgejo secret and set of workflow edits (probe tags
   accumulate by design, at most one per start of the goal card);
+- a synthetic chain (4 to 12 cards, --jobs 1 or 4, timeout 1 s) whose actions hang at random
+  in one of the ways an action can (a regex that never lets go of the interpreter, a sleep, a
+  program that never ends, a busy loop, a flood of output, a thread left behind, a process
+  stopped by SIGSTOP): every hanging card fails "timed out", nothing of it is left running, the
+  others complete, and a run without the hangs converges;
 - the zot chain facing one to three random faults (500, 502, 503, reset, truncated body,
   slow answer, 429 with Retry-After) on random methods and paths of random services: the
   run exits 0 or 1 without a traceback, every failed card names its service, no secret
@@ -58,7 +63,27 @@ PREFIXES = {
     "forgejo": ("/", "/api/v1/repos/"),
     "zot": ("/", "/v2/", "/v2/_catalog", "/v2/mikado/probe/", "/metrics"),
 }
-ROUNDS = ("synthetic", "zot-chain", "faults")
+ROUNDS = ("synthetic", "zot-chain", "hangs", "faults")
+
+# How an action can hang, each the body of `apply` after it noted its pid.
+HANGS = {
+    "regex": "re.match(r'(a+)+$', 'a' * 64 + 'b')",
+    "sleep": "time.sleep(3600)",
+    "program": "subprocess.run(['sleep', '3600'])",
+    "busy": "while True:\n            pass",
+    "flood": "while True:\n            print('x' * 4096)",
+    "thread": "threading.Thread(target=time.sleep, args=(3600,)).start()\n"
+    "        threading.Event().wait()",
+    "stopped": "os.kill(os.getpid(), signal.SIGSTOP)",
+}
+HANG_ACTION = """
+import os, re, signal, subprocess, threading, time
+from pathlib import Path
+def apply(ctx):
+    (Path(__file__).resolve().parent.parent / "pids" / ctx.stem).write_text(str(os.getpid()))
+    if os.environ.get("STRESS_HANG") == "1":
+        {hang}
+"""
 
 
 @dataclass
@@ -67,6 +92,8 @@ class Figures:
     lab_kills: int = 0
     lab_runs: int = 0
     fault_rounds: int = 0
+    hang_rounds: int = 0
+    hangs: int = 0
     faults_injected: int = 0
     faults_fired: int = 0
     failed_cards: int = 0
@@ -183,6 +210,83 @@ def lab_kill_round(root: Path, rng: random.Random, figures: Figures) -> None:
         figures.failures.append(f"{root}: duplicates in the lab: {counts}")
 
 
+def hang_round(root: Path, rng: random.Random, figures: Figures) -> None:
+    from chain_fixtures import make_tree
+
+    count = rng.randint(4, 12)
+    stems = [f"card-{i:02d}" for i in range(count)]
+    cards: dict[str, dict[str, object]] = {
+        stem: {"requires": rng.sample(stems[:i], k=min(i, rng.randint(0, 2)))}
+        for i, stem in enumerate(stems)
+    }
+    goal = "goal"
+    cards[goal] = {"requires": stems}
+    hanging = {stem: rng.choice(list(HANGS)) for stem in stems if rng.random() < 0.5}
+    actions = {
+        stem: HANG_ACTION.format(hang=HANGS[hanging[stem]] if stem in hanging else "pass")
+        for stem in [*stems, goal]
+    }
+    tree = make_tree(root, cards, actions, config="timeout = 1\n")
+    (root / "pids").mkdir()
+    jobs = rng.choice(["1", "4"])
+    problems = []
+    first = tree.mikado(
+        "run",
+        goal,
+        "--yes",
+        "--keep-going",
+        "--jobs",
+        jobs,
+        env={"STRESS_HANG": "1"},
+        timeout=60 + 2 * count,
+    )
+    timed_out = {
+        line.split(" failed: ")[0].removeprefix("mikado: ")
+        for line in first.stderr.splitlines()
+        if line.endswith("failed: timed out after 1 s")
+    }
+    started_hanging = {stem for stem in hanging if (root / "pids" / stem).exists()}
+    figures.hangs += len(timed_out)
+    if first.returncode != (1 if started_hanging else 0):
+        problems.append(f"the hanging run exited {first.returncode}")
+    if timed_out != started_hanging:
+        problems.append(f"timed out {sorted(timed_out)}, but these hung: {sorted(started_hanging)}")
+    if TRACEBACK.search(first.stdout + first.stderr):
+        problems.append("a traceback was printed")
+    for stem in stems:
+        expected = "failed" if stem in started_hanging else None
+        if (root / "pids" / stem).exists() and tree.status(stem) != expected:
+            problems.append(f"{stem} is {tree.status(stem)!r} after the hanging run")
+    deadline = time.monotonic() + 5  # the killed processes' parent reaps them
+    alive = [p.name for p in (root / "pids").iterdir() if _group_alive(int(p.read_text()))]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p.name for p in (root / "pids").iterdir() if _group_alive(int(p.read_text()))]
+    if alive:
+        problems.append(f"still running after the run: {alive}")
+    second = tree.mikado("run", goal, "--yes", "--jobs", jobs, env={"STRESS_HANG": "0"})
+    if second.returncode != 0:
+        problems.append(f"the run without hangs exited {second.returncode}: {second.stderr}")
+    elif any(tree.status(stem) is not None for stem in [*stems, goal]):
+        problems.append("a card is still open after the run without hangs")
+    if problems:
+        kinds = {stem: hanging[stem] for stem in sorted(started_hanging)}
+        figures.failures.append(f"{root} (hangs {kinds}): " + "; ".join(problems))
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the action's group is left (zombies awaiting their parent's
+    wait are dead already)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0)
@@ -207,7 +311,9 @@ def main() -> int:
             root = work / f"round-{number}"
             pick = rng.random()
             if args.only is not None:
-                pick = {"synthetic": 0.0, "zot-chain": 0.6, "faults": 0.9}[args.only]
+                pick = {"synthetic": 0.0, "zot-chain": 0.6, "hangs": 0.85, "faults": 0.95}[
+                    args.only
+                ]
             if pick < 0.55:
                 stats = crash_synthetic(root, rng, cards=rng.randint(10, 60), max_kills=8)
                 figures.crash.add(stats)
@@ -215,6 +321,9 @@ def main() -> int:
                 figures.crash.add(
                     crash_zot_chain(root, rng, max_kills=3, configured_secret=rng.random() < 0.5)
                 )
+            elif pick < 0.9:
+                figures.hang_rounds += 1
+                hang_round(root, rng, figures)
             else:
                 figures.fault_rounds += 1
                 fault_round(root, rng, figures)
@@ -243,6 +352,10 @@ def main() -> int:
         print(
             f"  fault rounds: {figures.fault_rounds}; faults injected {figures.faults_injected}, "
             f"fired {figures.faults_fired}; cards failed cleanly {figures.failed_cards}"
+        )
+        print(
+            f"  hang rounds: {figures.hang_rounds}; hangs induced and timed out cleanly "
+            f"{figures.hangs}"
         )
         print(f"  failures found: {len(failures)}")
         for failure in failures:
