@@ -35,6 +35,7 @@ COMMANDS = {
     "done": "cards:done",
     "new": "cards:new",
     "lab": "lab:lab_group",
+    "init": "init:init",
 }
 
 
