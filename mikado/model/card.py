@@ -127,19 +127,18 @@ def build_card(
             )
         )
 
+    # Missing means absent or null (`tags:` with nothing after it): `tags: []` or `title: ""`
+    # is a value the author wrote, and a doc with no tags is a valid doc.
     for key in required:
-        value = meta.get(key)
-        if value is None or value == "" or value == [] or value == {}:
-            findings.append(
-                error(
-                    "field-missing",
-                    path,
-                    None if key not in meta else line(key),
-                    f"required field `{key}` is {'empty' if key in meta else 'missing'}; "
-                    f"add `{key}:` to the front-matter",
-                    key,
-                )
-            )
+        if meta.get(key) is not None:
+            continue
+        if key in meta:
+            where = line(key)
+            problem = f"required field `{key}` has no value; write one after `{key}:`"
+        else:
+            where = None
+            problem = f"required field `{key}` is missing; add `{key}:` and its value"
+        findings.append(error("field-missing", path, where, problem, key))
 
     repeated = _repeated(path, placed, required) if placed.repeated else []
     findings.extend(repeated)

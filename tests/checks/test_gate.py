@@ -39,8 +39,8 @@ BROKEN: dict[str, tuple[dict[str, str | bytes], list[Finding]]] = {
         {"a.md": "---\ntitle: A\nmodified: 2024-01-02\n---\n"},
         [("field-missing", "a.md", None, "tags")],
     ),
-    "field-missing-empty": (
-        {"a.md": '---\ntitle: ""\nmodified: 2024-01-02\ntags: [x]\n---\n'},
+    "field-missing-null": (
+        {"a.md": "---\ntitle:\nmodified: 2024-01-02\ntags: [x]\n---\n"},
         [("field-missing", "a.md", 2, "title")],
     ),
     "field-type-requires-string": (
@@ -132,6 +132,9 @@ CLEAN: dict[str, dict[str, str | bytes]] = {
         "leaf.md": doc("Leaf", status="active"),
         "done.md": doc("Done", requires="[finished]"),
         "finished.md": doc("Finished", status="done"),
+    },
+    "a doc without tags: an empty list is a value": {
+        "a.md": "---\ntitle: A\nmodified: 2024-01-02\ntags: []\n---\n"
     },
 }
 

@@ -49,13 +49,29 @@ def test_flow_list_requires_lines() -> None:
     assert card.requires_lines == (5, 5)
 
 
-def test_required_fields_missing_and_empty() -> None:
-    _, findings = card_of("---\ntitle: ''\ntags: []\n---\n")
+def test_required_fields_absent_or_null_are_missing() -> None:
+    _, findings = card_of("---\ntitle:\ntags: ~\n---\n")
     assert sorted(rules(findings)) == [
         ("field-missing", "modified", None),
         ("field-missing", "tags", 3),
         ("field-missing", "title", 2),
     ]
+    messages = {f.target: f.message for f in findings}
+    assert "is missing" in messages["modified"]
+    # the key is there: the message must not ask to add it
+    assert "has no value" in messages["tags"] and "add" not in messages["tags"]
+
+
+@pytest.mark.parametrize(
+    "value", ["[]", "''", "{}"], ids=["empty-list", "empty-string", "empty-mapping"]
+)
+def test_an_empty_value_is_a_value_not_a_missing_field(value: str) -> None:
+    # `tags: []` is a doc without tags, not a doc without the key
+    _, findings = card_of(
+        f"---\ntitle: T\nmodified: 2026-01-01\ntags: []\nowner: {value}\n---\n",
+        required=("title", "modified", "tags", "owner"),
+    )
+    assert findings == []
 
 
 def test_wrong_types_of_title_tags_and_modified() -> None:
