@@ -58,6 +58,9 @@ class Config:
     ignore_paths: tuple[tuple[str, str], ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     tls: TlsSettings = TlsSettings()
+    # Wiki-link targets that are no file of the tree but exist once the site is built (a
+    # CHANGELOG copied in by the build): links to them are valid.
+    build_time_docs: tuple[str, ...] = ()
     # The actions' own tables ([authentik], [forgejo], ...), secret references unresolved.
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -231,6 +234,7 @@ _KNOWN_KEYS = frozenset(
         "ignore",
         "timeout",
         "tls",
+        "build_time_docs",
     }
 )
 
@@ -329,6 +333,17 @@ def _build(
             '":path-pattern", e.g. "orphan:drafts/*.md")'
         )
 
+    build_time_docs = strings("build_time_docs", ())
+    for name in build_time_docs:
+        # A target is what stands before `|` and `#`, without blanks or folders: any other
+        # entry could never match a link and would hide the typo that made it.
+        if name != name.strip() or any(c in name for c in "/|#[]"):
+            raise fail(
+                f'`build_time_docs` entry "{name}" cannot be a wiki-link target: give the '
+                'name as linked, e.g. "CHANGELOG" for [[CHANGELOG]] (no folders, `|`, `#`, '
+                "brackets or surrounding blanks)"
+            )
+
     timeout = table.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise fail("`timeout` must be a positive number of seconds")
@@ -366,4 +381,5 @@ def _build(
             ca_bundle=(base / ca_bundle).absolute() if ca_bundle else None, insecure=insecure
         ),
         settings=dict(settings),
+        build_time_docs=build_time_docs,
     )

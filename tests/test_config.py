@@ -86,6 +86,10 @@ def test_missing_explicit_config_is_a_usage_error(tmp_path: Path) -> None:
         ("[mikado.tls]\nverify = false\n", "unknown key `verify` in tls"),
         ('[mikado.tls]\ninsecure = "yes"\n', "`tls.insecure`"),
         ('docs = "d"\n', "top-level key `docs`"),
+        ('[mikado]\nbuild_time_docs = "CHANGELOG"\n', "`build_time_docs` must be a list"),
+        ('[mikado]\nbuild_time_docs = ["changes/CHANGELOG"]\n', "cannot be a wiki-link target"),
+        ('[mikado]\nbuild_time_docs = ["CHANGELOG "]\n', "cannot be a wiki-link target"),
+        ('[mikado]\nbuild_time_docs = [""]\n', "`build_time_docs` must be a list"),
         ("[mikado\n", "invalid TOML"),
     ],
 )
@@ -116,7 +120,7 @@ def test_configuration_errors_exit_2_and_name_the_file(
         '[zot.ci_password]\nvalue = "s3cr3t-literal"\n',
         '[zot]\nkeys = [{ id = "one", value = "s3cr3t-literal" }]\n',
         '[zot]\ntokens = [["env:OK"], ["s3cr3t-literal"]]\n',
-        '[tool.mikado.zot]\ntoken = 734512\n',
+        "[tool.mikado.zot]\ntoken = 734512\n",
     ],
 )
 def test_literal_secrets_are_refused_without_echoing_them(tmp_path: Path, table: str) -> None:
@@ -157,6 +161,16 @@ def test_index_table_and_off(tmp_path: Path) -> None:
     assert dict(config.index_table) == {"how-to": "how-to/README.md"}
     write(tmp_path / "mikado.toml", "[mikado]\nindex = false\n")
     assert load_config(cwd=tmp_path).index_mode == "off"
+
+
+def test_build_time_docs(tmp_path: Path) -> None:
+    assert load_config(cwd=tmp_path).build_time_docs == ()
+    write(
+        tmp_path / "pyproject.toml", '[tool.mikado]\nbuild_time_docs = ["CHANGELOG", "api.html"]\n'
+    )
+    config = load_config(cwd=tmp_path)
+    assert config.build_time_docs == ("CHANGELOG", "api.html")
+    assert config.settings == {}
 
 
 def test_tls_settings(tmp_path: Path) -> None:

@@ -147,7 +147,7 @@ def check_tree(config: Config, progress: ReadProgress | None = None) -> tuple[Re
         # is read, in the workers (see mikado.tree.workers).
         link_check = LinkCheck(
             config.docs,
-            LinkTree(tree.paths, tree.files),
+            LinkTree(tree.paths, tree.files, config.build_time_docs),
             Categories.from_config(config, tree.paths),
             enabled=link_rules,
             orphan_exempt=config.orphan_exempt,
@@ -189,6 +189,7 @@ def _report_key(
         config.index_mode,
         tuple(sorted(config.index_table.items())),
         tuple(sorted(config.excluded())),
+        tuple(sorted(config.build_time_docs)),
     )
     digest = hashlib.sha1(marshal.dumps(settings))
     digest.update(marshal.dumps(tree.paths))

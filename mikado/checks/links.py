@@ -62,10 +62,13 @@ def _shown(link: LinkLike) -> str:
 
 
 class LinkTree:
-    """What links resolve against: the stems of the docs (unique, or shared by several docs)
-    and the names of the tree's other files."""
+    """What links resolve against: the stems of the docs (unique, or shared by several docs),
+    the names of the tree's other files, and the ``build_time`` names (docs the site build
+    adds, `build_time_docs` in the configuration)."""
 
-    def __init__(self, paths: Iterable[str], files: Iterable[str] = ()):
+    def __init__(
+        self, paths: Iterable[str], files: Iterable[str] = (), build_time: Iterable[str] = ()
+    ):
         # Built before the workers fork, so every worker counts it too: a set of the unique
         # stems, and paths only for shared stems (a list per stem took 25 MB at 100k docs).
         first: dict[str, str] = {}
@@ -80,7 +83,7 @@ class LinkTree:
         self.unique_stems = {stem: stem for stem in first if stem not in shared}
         self.shared_stems = shared
         # A name that is also a stem is decided by the stem.
-        self.files = frozenset(name for name in files if name not in first)
+        self.files = frozenset(name for name in (*files, *build_time) if name not in first)
         self._lowered: dict[str, list[str]] | None = None
 
     def unique(self, target: str) -> bool:
@@ -151,7 +154,10 @@ class LinkTree:
         suffix = target.rpartition(".")[2] if "." in target else ""
         if suffix and suffix.isalnum() and not suffix.isdigit():
             return f"{message} and no file in the docs tree is called `{target}`"
-        return f"{message}; fix the target or create `{target}.md`"
+        return (
+            f"{message}; fix the target or create `{target}.md` (a doc the site build adds "
+            "goes in `build_time_docs`)"
+        )
 
 
 def _tidy(link: LinkLike) -> str:

@@ -228,6 +228,32 @@ def test_a_rule_can_be_switched_off_for_the_paths_a_pattern_matches(tmp_path: Pa
     ]
 
 
+def test_links_to_docs_the_site_build_adds_are_valid_once_configured(tmp_path: Path) -> None:
+    files = {"a.md": doc("A", "Changes: [[CHANGELOG]], [[CHANGELOG#v1|v1]], [[NEWS]].\n")}
+    write_tree(tmp_path, files)
+    assert findings(tmp_path) == [
+        ("broken-link", "a.md", 6, "CHANGELOG"),
+        ("broken-link", "a.md", 6, "CHANGELOG"),
+        ("broken-link", "a.md", 6, "NEWS"),
+    ]
+    assert "build_time_docs" in report_of(tmp_path).findings[0].message
+    # the saved report must not be reused once the setting changes
+    (tmp_path / "mikado.toml").write_text(
+        '[mikado]\ndocs = "docs"\nbuild_time_docs = ["CHANGELOG"]\n'
+    )
+    assert findings(tmp_path) == [("broken-link", "a.md", 6, "NEWS")]
+
+
+def test_a_build_time_name_that_is_a_stem_is_still_decided_by_the_stem(tmp_path: Path) -> None:
+    files = {
+        "one/CHANGELOG.md": doc("One"),
+        "two/CHANGELOG.md": doc("Two"),
+        "a.md": doc("A", "[[CHANGELOG]]\n"),
+    }
+    write_tree(tmp_path, files, index=False, settings='build_time_docs = ["CHANGELOG"]')
+    assert ("ambiguous-link", "a.md", 6, "CHANGELOG") in findings(tmp_path)
+
+
 def test_severities_and_exit_codes(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a.md": doc("A", status="active")})  # no action: a warning only
     report = report_of(tmp_path)
