@@ -127,10 +127,11 @@ def build_card(
             )
         )
 
-    # Missing means absent or null (`tags:` with nothing after it): `tags: []` or `title: ""`
-    # is a value the author wrote, and a doc with no tags is a valid doc.
+    # Missing means absent, null (`tags:` with nothing after it) or a blank string (a
+    # template's `title: ""` placeholder): `tags: []` is a doc with no tags, a valid doc.
     for key in required:
-        if meta.get(key) is not None:
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, str) and not value.strip()):
             continue
         if key in meta:
             where = line(key)

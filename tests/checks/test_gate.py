@@ -43,6 +43,10 @@ BROKEN: dict[str, tuple[dict[str, str | bytes], list[Finding]]] = {
         {"a.md": "---\ntitle:\nmodified: 2024-01-02\ntags: [x]\n---\n"},
         [("field-missing", "a.md", 2, "title")],
     ),
+    "field-missing-blank": (
+        {"a.md": '---\ntitle: ""\nmodified: 2024-01-02\ntags: [x]\n---\n'},
+        [("field-missing", "a.md", 2, "title")],
+    ),
     "field-type-requires-string": (
         # `abc` is one wrong value, not the three prerequisites a, b and c
         {"a.md": doc("A", requires="abc")},
