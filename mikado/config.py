@@ -61,6 +61,9 @@ class Config:
     # Wiki-link targets that are no file of the tree but exist once the site is built (a
     # CHANGELOG copied in by the build): links to them are valid.
     build_time_docs: tuple[str, ...] = ()
+    # Front-matter keys allowed besides the fields mikado reads and `required`; ``None``
+    # when the configuration does not list them (then any other key is allowed).
+    allowed_fields: tuple[str, ...] | None = None
     # The actions' own tables ([authentik], [forgejo], ...), secret references unresolved.
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -235,6 +238,7 @@ _KNOWN_KEYS = frozenset(
         "timeout",
         "tls",
         "build_time_docs",
+        "allowed_fields",
     }
 )
 
@@ -344,6 +348,10 @@ def _build(
                 "brackets or surrounding blanks)"
             )
 
+    allowed_fields = None
+    if "allowed_fields" in table:
+        allowed_fields = strings("allowed_fields", ())
+
     timeout = table.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise fail("`timeout` must be a positive number of seconds")
@@ -382,4 +390,5 @@ def _build(
         ),
         settings=dict(settings),
         build_time_docs=build_time_docs,
+        allowed_fields=allowed_fields,
     )

@@ -90,6 +90,7 @@ def test_missing_explicit_config_is_a_usage_error(tmp_path: Path) -> None:
         ('[mikado]\nbuild_time_docs = ["changes/CHANGELOG"]\n', "cannot be a wiki-link target"),
         ('[mikado]\nbuild_time_docs = ["CHANGELOG "]\n', "cannot be a wiki-link target"),
         ('[mikado]\nbuild_time_docs = [""]\n', "`build_time_docs` must be a list"),
+        ('[mikado]\nallowed_fields = ["owner", 3]\n', "`allowed_fields` must be a list"),
         ("[mikado\n", "invalid TOML"),
     ],
 )
@@ -163,13 +164,17 @@ def test_index_table_and_off(tmp_path: Path) -> None:
     assert load_config(cwd=tmp_path).index_mode == "off"
 
 
-def test_build_time_docs(tmp_path: Path) -> None:
-    assert load_config(cwd=tmp_path).build_time_docs == ()
+def test_build_time_docs_and_allowed_fields(tmp_path: Path) -> None:
+    config = load_config(cwd=tmp_path)
+    assert config.build_time_docs == () and config.allowed_fields is None
     write(
-        tmp_path / "pyproject.toml", '[tool.mikado]\nbuild_time_docs = ["CHANGELOG", "api.html"]\n'
+        tmp_path / "pyproject.toml",
+        '[tool.mikado]\nbuild_time_docs = ["CHANGELOG", "api.html"]\nallowed_fields = []\n',
     )
     config = load_config(cwd=tmp_path)
     assert config.build_time_docs == ("CHANGELOG", "api.html")
+    # an empty list is a list: only the fields mikado reads are allowed
+    assert config.allowed_fields == ()
     assert config.settings == {}
 
 

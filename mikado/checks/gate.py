@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mikado.checks.keys import KEY_RULES, KeyCheck
 from mikado.checks.links import LINK_RULES, LinkCheck, LinkTree
 from mikado.config import Config
 from mikado.engine.actions import action_names
@@ -161,6 +162,10 @@ def check_tree(config: Config, progress: ReadProgress | None = None) -> tuple[Re
         findings.extend(link_check.findings([scan.card for scan in docs.scans]))
     if "action-missing" in enabled:
         findings.extend(_action_findings(config, actions, (scan.card for scan in docs.scans)))
+    key_rules = frozenset(enabled & KEY_RULES)
+    if key_rules:
+        key_check = KeyCheck(config, key_rules)
+        findings.extend(key_check.findings(scan.card for scan in docs.scans))
     findings = [f for f in findings if config.reports(f.rule, f.path)]
     findings.sort(key=lambda f: f.sort_key)
     cards = sum(1 for scan in docs.scans if scan.card.is_mikado)
@@ -190,6 +195,7 @@ def _report_key(
         tuple(sorted(config.index_table.items())),
         tuple(sorted(config.excluded())),
         tuple(sorted(config.build_time_docs)),
+        config.allowed_fields,
     )
     digest = hashlib.sha1(marshal.dumps(settings))
     digest.update(marshal.dumps(tree.paths))

@@ -19,6 +19,8 @@ RULES: dict[str, Severity] = {
     "field-type": E,
     "field-misplaced": E,
     "field-duplicate": E,
+    "field-typo": W,  # a key close to a field's name: the field is silently not there
+    "field-unknown": W,  # a key not in `allowed_fields`, when the configuration lists them
     "status-invalid": E,
     "duplicate-stem": E,
     "requires-missing": E,

@@ -200,8 +200,11 @@ def test_every_rule_fires_and_every_rule_can_be_switched_off(tmp_path: Path) -> 
         "unread.md": doc("U", "caf\xe9\n").encode("latin-1"),
         "how-to/twice.md": doc("T", status="active", **{"status ": "active"}),
         "how-to/flow.md": "---\n{title: F, modified: 2024-01-02, tags: [x], status: done}\n---\n",
+        "how-to/misspelt.md": doc("M", status="active", requries="[goal]"),
+        "owned.md": doc("O", owner="ops"),
     }
-    write_tree(tmp_path, files, index=False, settings='cards_in = ["how-to"]')
+    settings = 'cards_in = ["how-to"]\nallowed_fields = []'
+    write_tree(tmp_path, files, index=False, settings=settings)
     assert {rule for rule, *_ in findings(tmp_path)} == RULE_NAMES
     ignored = ", ".join(f'"{rule}"' for rule in sorted(RULE_NAMES))
     (tmp_path / "mikado.toml").write_text(

@@ -15,15 +15,16 @@ from mikado.cli.output import StatusLine, echo, echo_json
 def check(ctx: click.Context, strict: bool) -> int:
     """Check the docs tree: front-matter, the requires graph, wiki-links, indexes, actions.
 
-    Every rule can be switched off with `ignore = ["rule", ...]` in the configuration. Exit
+    Every rule can be switched off with `ignore = ["rule", ...]` in the configuration, or
+    for some docs only with "rule:path-glob" (e.g. "orphan:drafts/*.md"). Exit
     1 when an error is found (with --strict, a warning too), else 0. Unchanged docs are read
     from a cache in .mikado/ (safe to delete).
 
     \b
     Rules (error unless marked):
       frontmatter-missing, frontmatter-invalid, frontmatter-uneditable, unreadable,
-      field-missing, field-type, field-misplaced, field-duplicate, status-invalid,
-      duplicate-stem, requires-missing,
+      field-missing, field-type, field-misplaced, field-duplicate, field-typo (warning),
+      field-unknown (warning), status-invalid, duplicate-stem, requires-missing,
       requires-self, cycle, branch-name (warning), done-requires-open (warning),
       broken-link, ambiguous-link, path-link, spaced-link, orphan, index-missing,
       action-missing (warning)

@@ -1,0 +1,90 @@
+"""Front-matter keys mikado does not read (docs/reference.md#check-rules): ``field-typo`` for
+a key a letter or two away from a field (``requries:`` is silently no prerequisite at all, so
+the chain splits and its goal looks ready), ``field-unknown`` for any other key when the
+configuration lists the ``allowed_fields``.
+
+Most docs carry only known keys, and most share one set of keys (the loader shares equal key
+sets between cards), so each distinct set is looked at once and a known key costs one set
+lookup; only the rest is compared with difflib.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from mikado.config import Config
+from mikado.model.card import FIELDS, Card
+from mikado.model.findings import Finding, warning
+
+KEY_RULES = frozenset({"field-typo", "field-unknown"})
+# difflib's ratio for one wrong, missing or swapped letter in a field name is 0.75 or more
+# (`tgas`, `requries`); a longer key of the same stem (`modified_by`, `requirements`) is a
+# name of its own, not a typo, hence the limit on the difference in length too.
+_CUTOFF = 0.75
+_MAX_LENGTH_GAP = 2
+
+# (rule, key, message) for one key of a card; path and line are the card's own.
+_Problem = tuple[str, str, str]
+
+
+class KeyCheck:
+    """The key rules that are ``enabled`` over the cards of one tree."""
+
+    def __init__(self, config: Config, enabled: frozenset[str]):
+        allowed = config.allowed_fields
+        self.known = frozenset((*FIELDS, *config.required, *(allowed or ())))
+        self.restricted = allowed is not None
+        self.enabled = enabled
+        self._known_lowered = {key.lower(): key for key in self.known}
+        self._seen: dict[frozenset[str], tuple[_Problem, ...]] = {}
+
+    def findings(self, cards: Iterable[Card]) -> list[Finding]:
+        found: list[Finding] = []
+        seen = self._seen
+        for card in cards:
+            problems = seen.get(card.keys)
+            if problems is None:
+                problems = seen[card.keys] = self._problems(card.keys)
+            for rule, key, message in problems:
+                found.append(warning(rule, card.path, card.line_of(key), message, key))
+        return found
+
+    def _problems(self, keys: frozenset[str]) -> tuple[_Problem, ...]:
+        problems: list[_Problem] = []
+        for key in sorted(keys):
+            if key in self.known:
+                continue
+            meant = self.meant(key)
+            if meant is not None:
+                if "field-typo" in self.enabled:
+                    problems.append(
+                        (
+                            "field-typo",
+                            key,
+                            f"`{key}` is no field mikado reads, so it is ignored: did you mean "
+                            f"`{meant}`? (if `{key}` is meant, list it in `allowed_fields`)",
+                        )
+                    )
+            elif self.restricted and "field-unknown" in self.enabled:
+                problems.append(
+                    (
+                        "field-unknown",
+                        key,
+                        f"`{key}` is not an allowed front-matter key; remove it, or add it to "
+                        "`allowed_fields` in the configuration",
+                    )
+                )
+        return tuple(problems)
+
+    def meant(self, key: str) -> str | None:
+        """The known key ``key`` is likely a misspelling of, or ``None``."""
+        lowered = key.strip().lower()
+        same = self._known_lowered.get(lowered)
+        if same is not None:
+            return same  # `Title`, `status ` (a quoted key with a blank)
+        close = difflib.get_close_matches(lowered, self._known_lowered, n=3, cutoff=_CUTOFF)
+        for candidate in close:
+            if abs(len(candidate) - len(lowered)) <= _MAX_LENGTH_GAP:
+                return self._known_lowered[candidate]
+        return None
