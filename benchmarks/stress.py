@@ -200,10 +200,13 @@ def lab_kill_round(root: Path, rng: random.Random, figures: Figures) -> None:
         return
     state = json.loads((root / "lab" / "authentik.json").read_text())["state"]["objects"]
     forgejo = json.loads((root / "lab" / "forgejo.json").read_text())["state"]["secrets"]
+    groups = {g["pk"]: g["name"] for g in state["groups"].values()}
+    bound = [groups.get(b["group"]) for b in state["bindings"].values()]
     counts = {
         "providers": len(state["providers"]),
         "applications": len(state["applications"]),
-        "bindings": len(state["bindings"]),
+        # The application is bound to the admins and to the CI group, each once.
+        **{f"bindings of {name}": bound.count(name) for name in set(bound)},
         "forgejo secrets": sum(len(s) for s in forgejo.values()),
     }
     if counts != dict.fromkeys(counts, 1):
