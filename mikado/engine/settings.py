@@ -60,12 +60,16 @@ def check_settings(
     """Refuse (ConfigError, exit 2) a key no declaring action accepts, or a key one of them
     requires that is absent; every problem at once. Where several actions share a table, a
     key any of them accepts is allowed, and one that names the table only accepts anything.
-    A declared table missing altogether is left to the settings resolution, which says so.
+    A declared table missing altogether is refused too, naming the actions that read it and
+    where to get one: a first run without configuration lands here.
     """
     by_table: dict[str, list[Declaration]] = {}
     for declaration in declarations:
         by_table.setdefault(declaration.table, []).append(declaration)
     problems: list[str] = []
+    missing = {table: d for table, d in by_table.items() if table not in settings}
+    if missing:
+        problems.append(_absent(missing, source))
     for table, declared in by_table.items():
         values = settings.get(table)
         if values is None:
@@ -86,6 +90,32 @@ def check_settings(
                     )
     if problems:
         raise ConfigError("; ".join(dict.fromkeys(problems)), path=str(source) if source else None)
+
+
+def _absent(missing: Mapping[str, list[Declaration]], source: Path | None) -> str:
+    many = len(missing) > 1
+    tables = ", ".join(
+        f"{table_label(table, source)} (read by {_actions(declared)})"
+        for table, declared in missing.items()
+    )
+    found = (
+        "in the configuration"
+        if source is not None
+        else "(no mikado.toml, nor pyproject.toml with [tool.mikado], here or in a parent folder)"
+    )
+    # A new user's first command is the shipped chain without any configuration: say what
+    # works from there, not only what is missing.
+    return (
+        f"no settings table{'s' if many else ''} {tables} {found}; try the chain against "
+        "the built-in emulators with `mikado run GOAL --lab`, or write a configuration with "
+        f"`mikado init` and add the table{'s' if many else ''} for your own services "
+        "(docs/lab.md#running-against-your-own-services)"
+    )
+
+
+def _actions(declared: list[Declaration]) -> str:
+    names = sorted({d.action for d in declared})
+    return ("action " if len(names) == 1 else "actions ") + ", ".join(f"`{n}`" for n in names)
 
 
 def _unknown(label: str, key: str, accepted: frozenset[str], declared: list[Declaration]) -> str:

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from mikado.config import Config, load_config
-from mikado.errors import ExitCode, MikadoError
+from mikado.config import ALWAYS_EXCLUDED, Config, load_config
+from mikado.errors import ConfigError, ExitCode, MikadoError, UsageError
 from mikado.lab.emulators.releases import LabVersions
 from mikado.lab.operator import OperatorSources
 from mikado.lab.report import infra_changes, service_changes
@@ -28,6 +28,7 @@ from mikado.lab.workspace import (
     FORGEJO_TOKEN_VARIABLE,
     PROBE_REPOSITORY,
     LabSecrets,
+    Workspace,
 )
 
 Echo = Callable[[str], None]
@@ -100,8 +101,9 @@ def run_in_lab(
 ) -> int:
     """Open the lab, run the chain in it with `run_chain` (doing its manual card on the way),
     then tell what changed."""
-    root, temporary = _workspace_root(workspace)
     docs, actions = lab_sources(source)
+    _require_goal(goal, source, docs, workspace)
+    root, temporary = _workspace_root(workspace)
     try:
         note = " (a throw-away copy for the plan)" if dry_run and temporary else ""
         echo(f"Lab workspace: {root}{note}")
@@ -129,6 +131,28 @@ def run_in_lab(
         if dry_run and temporary:
             # a plan shown from a throw-away workspace leaves nothing behind
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _require_goal(goal: str, source: Config, docs: Path, workspace: Path | None) -> None:
+    """Refuse a goal the lab's cards lack before anything is built: a mistyped goal must not
+    leave a workspace and emulator state behind. Only the docs' names are read."""
+    from mikado.tree.discover import discover
+    from mikado.tree.scan import stem_of
+
+    excluded = source.excluded() if docs == source.docs else frozenset(ALWAYS_EXCLUDED)
+    if workspace is not None and Workspace(workspace.absolute()).docs.is_dir():
+        # a reused workspace runs its own cards, which may have grown since they were copied
+        docs, excluded = Workspace(workspace.absolute()).docs, frozenset(ALWAYS_EXCLUDED)
+    try:
+        stems = {stem_of(path) for path in discover(docs, excluded)}
+    except ConfigError:
+        return  # no docs folder: laying out the workspace names it
+    if goal not in stems:
+        import difflib
+
+        close = difflib.get_close_matches(goal, sorted(stems), n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        raise UsageError(f"no card `{goal}` under {docs}{hint}; no lab workspace was made")
 
 
 def _mint_is_ready(config: Config, goal: str) -> bool:

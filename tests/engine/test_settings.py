@@ -79,5 +79,24 @@ def test_in_pyproject_the_table_is_named_as_written_there() -> None:
         )
 
 
-def test_a_declared_table_that_is_absent_is_left_to_the_settings_resolution() -> None:
-    check_settings([Declaration("harden", "zot", ZOT)], {}, source=SOURCE)
+def test_an_absent_table_names_its_actions_and_points_to_the_lab_and_init() -> None:
+    declarations = [
+        Declaration("harden", "zot", ZOT),
+        Declaration("enforce", "zot", None),
+        Declaration("wire", "forgejo", None),
+        Declaration("wire", "ci", None),
+    ]
+    message = refused(declarations, {"ci": {}})
+    assert "no settings tables [zot] (read by actions `enforce`, `harden`), " in message
+    assert "[forgejo] (read by action `wire`) in the configuration" in message
+    assert "[ci]" not in message
+    assert "`mikado run GOAL --lab`" in message and "`mikado init`" in message
+
+
+def test_without_any_configuration_file_the_message_says_none_was_found() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_settings([Declaration("harden", "zot", ZOT)], {}, source=None)
+    assert caught.value.path is None
+    message = str(caught.value)
+    assert message.startswith("no settings table [zot] (read by action `harden`) (no mikado.toml")
+    assert "--lab" in message and "mikado init" in message

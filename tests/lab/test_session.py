@@ -94,6 +94,26 @@ def test_a_folder_that_is_not_a_lab_workspace_is_refused(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_a_mistyped_goal_is_refused_before_any_workspace_is_made(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO), "TMPDIR": str(temporary)}
+    for extra in ([], ["--workspace", str(tmp_path / "ws")], ["--dry-run"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "mikado", "run", "harden-zot-regsitry", "--lab", *extra],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "no card `harden-zot-regsitry`" in result.stderr
+        assert "did you mean `harden-zot-registry`?" in result.stderr
+        assert "Lab workspace" not in result.stdout
+        assert list(temporary.iterdir()) == [] and not (tmp_path / "ws").exists()
+
+
 def test_lab_environment_is_restored(monkeypatch: object) -> None:
     os.environ.pop("MIKADO_LAB_PROBE", None)
     with lab_environment({"MIKADO_LAB_PROBE": "x"}):
