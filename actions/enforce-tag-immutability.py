@@ -55,6 +55,22 @@ def _validated_policy(ctx: Any) -> dict[str, Any]:
     return wanted
 
 
+def _policy_lines(policy: dict[str, Any]) -> list[str]:
+    """The policy as a person reads it: per repository pattern, who may do what."""
+    lines = []
+    for pattern, rules in policy.get("repositories", {}).items():
+        who = [
+            f"{', '.join(rule.get('groups', []) + rule.get('users', []))}: "
+            f"{', '.join(rule.get('actions', []))}"
+            for rule in rules.get("policies", [])
+        ]
+        for name, key in (("anonymous", "anonymousPolicy"), ("anyone else", "defaultPolicy")):
+            if rules.get(key):
+                who.append(f"{name}: {', '.join(rules[key])}")
+        lines.append(f"{pattern}  " + "; ".join(who))
+    return lines
+
+
 def check(ctx: Any) -> bool:
     with workflows.EDIT_LOCK:
         guarded = all(before == after for _, before, after in _edits(ctx))
@@ -69,7 +85,9 @@ def apply(ctx: Any) -> dict[str, Any] | None:
                 ctx.log.info("%s: tag guard added before each push", path.name)
     if ctx.dry_run:
         if ctx.outputs.get(ctx.stem, "access_control") != wanted:
-            print(f"record output access_control: {wanted}")
+            print("record output access_control, zot's access policy:")
+            for line in _policy_lines(wanted):
+                print(f"  {line}")
         return None
     return {"access_control": wanted}
 

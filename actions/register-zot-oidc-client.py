@@ -134,7 +134,10 @@ def _plans(
             settings.application_name,
             provider.pk if provider is not None else None,
         ),
-        *(client.plan_group_binding(target, pk) for _, pk, _ in wanted.group_pks),
+        *(
+            client.plan_group_binding(target, pk, group_name=name)
+            for name, pk, _ in wanted.group_pks
+        ),
     ]
 
 

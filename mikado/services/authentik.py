@@ -402,9 +402,13 @@ class AuthentikClient:
                 return binding
         return None
 
-    def plan_group_binding(self, target: str | None, group_pk: str) -> PlannedChange:
-        """``target`` None means "the application does not exist yet" (a dry run)."""
-        identifier = f"group {group_pk} on {target or 'the new application'}"
+    def plan_group_binding(
+        self, target: str | None, group_pk: str, *, group_name: str | None = None
+    ) -> PlannedChange:
+        """``target`` None means "the application does not exist yet" (a dry run). The plan
+        names the group by ``group_name`` when given: a person reads names, not UUIDs."""
+        application = "the application" if target else "the new application"
+        identifier = f"group {group_name or group_pk} on {application}"
         if target is None:
             return PlannedChange("create", "policy binding", identifier)
         binding = self._binding_for(target, group_pk)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import stat
 import subprocess
@@ -264,6 +265,11 @@ def test_dry_run_shows_the_plan_and_leaves_nothing_behind() -> None:
     for stem in CHAIN[:3]:
         assert f"run     {stem}" in result.stdout
     assert "manual  mint-zot-ci-api-key" in result.stdout
+    # the rehearsal is written for a person: groups by name, the policy as who may do what
+    assert "create policy binding group admins on the new application" in result.stdout
+    assert "  **  artifact-workloads: read, create; admins: read, create" in result.stdout
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", result.stdout), "a UUID is shown"
+    assert "{'" not in result.stdout, "a Python dict is shown"
     first = result.stdout.splitlines()[0]
     assert first.startswith("Lab workspace: ")
     workspace = Path(first.removeprefix("Lab workspace: ").split(" (")[0])
