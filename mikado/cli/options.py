@@ -14,6 +14,8 @@ from mikado.cli.output import StatusLine
 from mikado.errors import UsageError
 
 if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
+    from click.shell_completion import CompletionItem
+
     from mikado.config import Config
     from mikado.lab.emulators.releases import LabVersions
     from mikado.lab.operator import OperatorSources
@@ -114,16 +116,66 @@ def read_plan(config: Config) -> Plan:
     """The docs of ``config`` as chains, read strictly (the graph must be sound), with a
     status line while a large tree is read."""
     from mikado.engine.lock import holder
+    from mikado.errors import DocsError
     from mikado.model.chains import Plan
     from mikado.tree.loader import load_docs
+    from mikado.views.paths import shown_problems
 
     with StatusLine("reading docs") as progress:
-        docs = load_docs(config, strict_graph=True, progress=progress)
+        try:
+            docs = load_docs(config, strict_graph=True, progress=progress)
+        except DocsError as error:
+            # the findings' paths as `check` shows them, not relative to the docs root
+            raise shown_problems(error, config.docs) from None
     return Plan(docs, run_live=holder(config.runtime) is not None)
 
 
 def goal_stem(plan: Plan, goal: str) -> str:
     return str(plan.docs.require(goal).stem)
+
+
+def every_goal(plan: Plan) -> list[str]:
+    """`status --all`: the goals of the open chains and of the complete ones, by stem. A
+    complete chain's goal is a complete card still carrying Mikado fields (`finalize` has not
+    stripped it) that no card requires."""
+    cards = plan.docs.cards
+    required = {stem for card in cards.values() for stem in card.requires}
+    complete = [
+        stem
+        for stem, card in cards.items()
+        if card.is_complete and card.is_mikado and stem not in required
+    ]
+    return sorted({*plan.root_goals(), *complete})
+
+
+def complete_stems(
+    ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of a GOAL or CARD: the stems of the cards (docs carrying `status`,
+    `requires` or `branch`) that start with what is typed, open ones first. Read from the scan
+    cache, so a warm tree answers in a fraction of a second; any problem completes nothing
+    rather than printing into the person's command line."""
+    import warnings
+
+    from click.shell_completion import CompletionItem
+
+    from mikado.config import load_config
+    from mikado.tree.loader import load_docs
+    from mikado.views.status import printable
+
+    options = _options(ctx)
+    try:
+        with warnings.catch_warnings():  # a damaged cache must not write into the prompt
+            warnings.simplefilter("ignore")
+            docs = load_docs(load_config(config_file=options.config, docs=options.docs))
+    except Exception:  # a broken tree or configuration completes nothing
+        return []
+    cards = [c for c in docs.cards.values() if c.is_mikado and c.stem.startswith(incomplete)]
+    cards.sort(key=lambda card: (card.is_complete, card.stem))
+    return [
+        CompletionItem(card.stem, help=printable(card.title) if card.title else None)
+        for card in cards
+    ]
 
 
 LAB_VERSIONS_HELP = (

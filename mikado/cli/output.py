@@ -17,8 +17,31 @@ import click
 
 
 def colour_enabled(stream: Any = None) -> bool:
+    """Colour on a terminal that shows it: not with NO_COLOR set, nor on a ``TERM=dumb``
+    terminal (Emacs shells, some CI consoles), which prints escape codes as text."""
     stream = stream or sys.stdout
-    return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(stream.isatty())
+
+
+def command_name(argv0: str | None = None) -> str:
+    """How to name mikado in a hint (``then run `mikado done X```) so that pasting it works:
+    ``mikado`` when that is what the shell finds, else the path the person ran, such as
+    ``.venv/bin/mikado`` after the README's install. ``python -m mikado`` and programs that
+    embed mikado get ``mikado``: their command line is not one to paste."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if os.path.basename(argv0) != "mikado" or os.sep not in argv0:
+        return "mikado"
+    import shutil
+
+    found = shutil.which("mikado")
+    try:
+        if found is not None and os.path.samefile(found, argv0):
+            return "mikado"
+    except OSError:
+        pass
+    return argv0
 
 
 def echo(text: str = "", *, err: bool = False) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mikado.cli.output import echo, echo_json
+from mikado.cli.output import command_name, echo, echo_json
 from mikado.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:  # imported where used, at run time: start-up stays lean
@@ -26,7 +26,6 @@ def run_chain(
     both ends are a terminal. Returns the exit code (docs/reference.md#exit-codes)."""
     from mikado.engine.http import ca_bundle_problem
     from mikado.engine.lock import RunLock
-    from mikado.engine.plan import plan_run
     from mikado.engine.process import start_early
 
     if config.tls.insecure:
@@ -41,7 +40,7 @@ def run_chain(
     if not (options.dry_run and fmt == "json"):  # that prints the plan and runs no action
         start_early()
     if options.dry_run:
-        plan = plan_run(config, goal, options)
+        plan = _plan(config, goal, options)
         if fmt == "json":
             # The JSON plan is a contract (docs/reference.md#output-formats); no action runs.
             echo_json(plan.as_json())
@@ -51,7 +50,7 @@ def run_chain(
         return _rehearse(plan)
 
     with RunLock(config.runtime) as lock:
-        plan = plan_run(config, goal, options)
+        plan = _plan(config, goal, options)
         if not any(planned.will.value in ("run", "manual") for planned in plan.cards):
             if fmt == "json":
                 echo_json({"goal": goal, "exit": 0, "cards": {}})
@@ -68,17 +67,28 @@ def run_chain(
         return _execute(plan, options, fmt=fmt, verbose=verbose, lock=lock.fileno())
 
 
+def _plan(config: Config, goal: str, options: RunOptions) -> RunPlan:
+    from mikado.engine.plan import plan_run
+    from mikado.errors import DocsError
+    from mikado.views.paths import shown_problems
+
+    try:
+        return plan_run(config, goal, options)
+    except DocsError as error:
+        raise shown_problems(error, config.docs) from None
+
+
 def _plan_lines(plan: RunPlan) -> list[str]:
     count = len(plan.cards)
     lines = [f"Plan for {plan.goal} ({count} card{'s' if count != 1 else ''}):"]
     notes = {
         "skip": "complete",
-        "manual": "no action: do it by hand, then `mikado done {stem}`",
+        "manual": "no action: do it by hand, then `{mikado} done {stem}`",
         "wait": "waits for a card before it",
     }
     for planned in plan.cards:
         will = planned.will.value
-        what = notes.get(will, "").format(stem=planned.stem)
+        what = notes.get(will, "").format(stem=planned.stem, mikado=command_name())
         if will == "run":
             what = "" if planned.action == planned.stem else f"action {planned.action}"
             if planned.recheck:
@@ -119,6 +129,7 @@ def _execute(
     from mikado.engine.runner import Runner
     from mikado.engine.secrets import masked_output
     from mikado.views.manual import manual_steps
+    from mikado.views.paths import shown_path
     from mikado.views.progress import ConsoleProgress, action_logs, summary
     from mikado.views.status import COLOURS, marks_for_stream
 
@@ -132,6 +143,7 @@ def _execute(
         style=style,
     )
     mask = plan.masker
+    mikado = command_name()
     with masked_output(mask) as unmasked, action_logs(progress, mask, verbose=verbose):
         result = Runner(plan, options=options, progress=progress, lock=lock).run()
         goal = plan.goal
@@ -139,17 +151,18 @@ def _execute(
             echo(f"mikado: {stem} failed: {result.errors.get(stem, '')}", err=True)
         for stem, new in result.discovered.items():
             echo(
-                f"mikado: {stem} discovered a prerequisite: wrote {new.path} and made {stem} "
-                f"require it; make it pass, then run `mikado run {goal}` again",
+                f"mikado: {stem} discovered a prerequisite: wrote "
+                f"{shown_path(plan.docs.root / new.path)} and made {stem} "
+                f"require it; make it pass, then run `{mikado} run {goal}` again",
                 err=True,
             )
         for stem in result.stems(Outcome.MANUAL):
             path = plan.docs.root / plan.docs.require(stem).path
             steps = manual_steps(path)
-            echo(f"mikado: {stem} is done by hand ({path}){':' if steps else ''}")
+            echo(f"mikado: {stem} is done by hand ({shown_path(path)}){':' if steps else ''}")
             for line in steps:
                 echo(f"  {line}" if line else "")
-            echo(f"mikado: then run `mikado done {stem}` and `mikado run {goal}` again")
+            echo(f"mikado: then run `{mikado} done {stem}` and `{mikado} run {goal}` again")
         if result.interrupted:
             back = ", ".join(result.stems(Outcome.INTERRUPTED)) or "no card was running"
             echo(f"mikado: interrupted; back to active: {back}", err=True)
@@ -167,6 +180,8 @@ def _execute(
             click.echo(text, file=unmasked.stdout)
         elif progress.enabled or verbose:
             echo(summary(result))
-        elif result.exit_code in (ExitCode.OK, ExitCode.MANUAL):
+        else:
+            # Off a terminal the progress lines are off, so this line is a CI log's only
+            # count of what ran, and a failed run needs it most.
             echo(f"{goal}: {summary(result)}")
     return int(result.exit_code)

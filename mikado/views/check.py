@@ -5,13 +5,13 @@ CLI decides colour and where the text goes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 
 from mikado.checks.gate import Report
 from mikado.model.findings import Finding, Severity
+from mikado.views import paths
 
 # style(text, role): role is "path", "error", "warning", "rule", "ok" or "line".
 Style = Callable[[str, str], str]
@@ -31,14 +31,9 @@ def plain(text: str, role: str) -> str:
 
 
 def shown_path(root: Path, path: str, cwd: Path | None = None) -> str:
-    """A finding's path as the person or CI job running mikado names it: relative to the
-    current folder, with ``/``."""
-    absolute = root / path
-    try:
-        relative = os.path.relpath(absolute, cwd or Path.cwd())
-    except ValueError:  # another drive (Windows)
-        relative = str(absolute)
-    return relative.replace(os.sep, "/")
+    """A finding's path as the person or CI job running mikado names it
+    (:func:`mikado.views.paths.shown_path`)."""
+    return paths.shown_path(root / path, cwd)
 
 
 def _count(number: int, noun: str) -> str:

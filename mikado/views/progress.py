@@ -106,7 +106,9 @@ def summary(result: RunResult) -> str:
     for label, outcomes in (
         ("failed", (Outcome.FAILED,)),
         ("manual", (Outcome.MANUAL,)),
-        ("skipped", (Outcome.SKIPPED, Outcome.HELD)),
+        ("skipped", (Outcome.SKIPPED,)),
+        # --recheck: a complete card whose check/verify passed again held, it was not skipped
+        ("held", (Outcome.HELD,)),
         ("waiting", (Outcome.WAITING,)),
         ("interrupted", (Outcome.INTERRUPTED,)),
         ("new prerequisite", (Outcome.PREREQUISITE,)),

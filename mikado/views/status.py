@@ -121,11 +121,20 @@ def status_json(chains: Iterable[Chain], failures: Mapping[str, Failure]) -> dic
 
 
 def status_table(
-    chains: list[Chain], failures: Mapping[str, Failure], style: Style = plain
+    chains: list[Chain],
+    failures: Mapping[str, Failure],
+    style: Style = plain,
+    *,
+    every: bool = False,
 ) -> list[str]:
-    """One row per open chain, then the failed cards' last errors."""
+    """One row per chain (the open ones, or with ``every`` the complete ones too), then the
+    failed cards' last errors."""
     if not chains:
-        return ["No open chains: every card is complete."]
+        return [
+            "No chains: no card carries Mikado fields."
+            if every
+            else "No open chains: every card is complete."
+        ]
     header = ("GOAL", "TITLE", "BRANCH", "DONE", "READY", "FAILED", "BLOCKED")
     rows = [
         (
@@ -186,7 +195,7 @@ def status_tree(
     marks: Mapping[State, str] = MARKS,
 ) -> list[str]:
     """The chain as a tree from the goal down to its leaves; a card reached twice (a shared
-    prerequisite) is drawn in full once and referred to after that. Levels below
+    prerequisite) is drawn in full once and only named, "(see above)", after that. Levels below
     :data:`MAX_INDENT` are drawn at its indentation, each line ending in its depth."""
     cards = {card.stem: card for card in chain.cards}
     branch = chain.goal.branch or "no branch yet"
@@ -200,15 +209,17 @@ def status_tree(
         stem, own, children, depth = stack.pop()
         card = cards[stem]
         state = chain.state(stem)
+        if stem in drawn:
+            # A shared prerequisite is drawn once; here it is only named, so a card several
+            # others require does not repeat its title, state and subtree.
+            lines.append(f"{own}{style(f'{marks[state]} {printable(stem)}', state)}  (see above)")
+            continue
         label = f"{marks[state]} {printable(stem)}"
         if card.title:
             label += f" — {printable(card.title)}"
         text = f"{own}{style(label, state)}  [{state.value}]"
         if depth > MAX_INDENT:
             text += f"  (depth {depth})"
-        if stem in drawn and card.requires:
-            lines.append(f"{text} (prerequisites shown above)")
-            continue
         if state is State.FAILED and stem in failures:
             text += f"  {printable(failures[stem].error)}"
         lines.append(text)

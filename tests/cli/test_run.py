@@ -160,7 +160,7 @@ def test_the_mikado_loop_end_to_end(tmp_path: Path) -> None:
 
     first = tree.mikado("run", "goal", "--yes")
     assert first.returncode == 3, first.stderr
-    assert "wire-ci discovered a prerequisite: wrote work/create-ci-group.md" in first.stderr
+    assert "wire-ci discovered a prerequisite: wrote cards/work/create-ci-group.md" in first.stderr
     assert tree.status("create-ci-group") == "active"
     assert tree.meta("wire-ci")["requires"] == ["create-ci-group"]
     assert tree.status("wire-ci") == "active"
@@ -298,7 +298,7 @@ def test_a_chain_that_check_finds_errors_in_does_not_run(tmp_path: Path) -> None
     before = tree.snapshot()
     result = tree.mikado("run", "b", "--yes")
     assert result.returncode == 1
-    assert "error: work/a.md:" in result.stderr and "[broken-link]" in result.stderr
+    assert "error: cards/work/a.md:" in result.stderr and "[broken-link]" in result.stderr
     assert "[[no-such-doc]]" in result.stderr and "nothing was run" in result.stderr
     assert tree.snapshot() == before
 

@@ -9,6 +9,7 @@ import click
 from mikado.cli.options import (
     LAB_INFRA_HELP,
     LAB_VERSIONS_HELP,
+    complete_stems,
     global_options,
     load_settings,
     operator_sources,
@@ -20,7 +21,7 @@ from mikado.errors import UsageError
 
 
 @click.command()
-@click.argument("goal")
+@click.argument("goal", shell_complete=complete_stems)
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option(
     "--jobs",
@@ -33,7 +34,12 @@ from mikado.errors import UsageError
 @click.option(
     "--keep-going", "-k", is_flag=True, help="After a failure, hold back only its dependents."
 )
-@click.option("--only", metavar="CARD", help="Run this one card (its prerequisites complete).")
+@click.option(
+    "--only",
+    metavar="CARD",
+    shell_complete=complete_stems,
+    help="Run this one card (its prerequisites complete).",
+)
 @click.option("--recheck", is_flag=True, help="Run complete cards' check/verify again.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before running.")
 @click.option("--verbose", "-v", is_flag=True, help="Progress and action logs off a terminal.")

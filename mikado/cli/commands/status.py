@@ -6,23 +6,38 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mikado.cli.options import global_options, goal_stem, load_settings, output_format, read_plan
+from mikado.cli.options import (
+    complete_stems,
+    every_goal,
+    global_options,
+    goal_stem,
+    load_settings,
+    output_format,
+    read_plan,
+)
 from mikado.cli.output import echo, echo_json
-from mikado.errors import ExitCode
+from mikado.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from mikado.model.chains import State
 
 
 @click.command()
-@click.argument("goal", required=False)
+@click.argument("goal", required=False, shell_complete=complete_stems)
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="List complete chains too (those whose cards still carry Mikado fields).",
+)
 @global_options
 @click.pass_context
-def status(ctx: click.Context, goal: str | None) -> int:
+def status(ctx: click.Context, goal: str | None, every: bool) -> int:
     """Show where every open chain stands, or one chain as a tree.
 
     Without GOAL: a table of open chains (goal, title, branch, done/total, ready, failed and
-    blocked cards), then the last error of each failed card. With GOAL (open or complete):
+    blocked cards), then the last error of each failed card; with --all, complete chains
+    too. With GOAL (open or complete):
     that chain as a tree from the goal down to its leaves, one mark per state
     (✓ done, ▶ ready, · waiting, ⟳ running, ✗ failed, ⊘ blocked).
 
@@ -32,6 +47,7 @@ def status(ctx: click.Context, goal: str | None) -> int:
     \b
     Examples:
       mikado status
+      mikado status --all
       mikado status harden-zot-registry
       mikado status --format json | jq '.chains[].ready'
       mikado status harden-zot-registry --format markdown > pr.md
@@ -40,9 +56,14 @@ def status(ctx: click.Context, goal: str | None) -> int:
     from mikado.views.status import marks_for_stream, status_json, status_table, status_tree
 
     fmt = output_format(ctx, ("human", "json", "markdown"))
+    if goal and every:
+        raise UsageError("give GOAL or --all, not both")
     config = load_settings(ctx)
     plan = read_plan(config)
-    chains = [plan.chain(goal_stem(plan, goal))] if goal else plan.open_chains()
+    if goal:
+        chains = [plan.chain(goal_stem(plan, goal))]
+    else:
+        chains = [plan.chain(g) for g in every_goal(plan)] if every else plan.open_chains()
     failed = {c.stem for chain in chains for c in chain.cards if c.status == "failed"}
     failures = last_failures(config.runtime, failed)
     if fmt == "json":
@@ -62,14 +83,14 @@ def status(ctx: click.Context, goal: str | None) -> int:
     if goal:
         lines = status_tree(chains[0], failures, style, marks_for_stream())
     else:
-        lines = status_table(chains, failures, style)
+        lines = status_table(chains, failures, style, every=every)
     for line in lines:
         echo(line)
     return ExitCode.OK
 
 
 @click.command(name="next")
-@click.argument("goal", required=False)
+@click.argument("goal", required=False, shell_complete=complete_stems)
 @global_options
 @click.pass_context
 def next_(ctx: click.Context, goal: str | None) -> int:
