@@ -30,8 +30,12 @@ from mikado.model.categories import Categories
 from mikado.tree.frontmatter import FrontMatterError, parse_block, split_bytes
 from mikado.tree.loader import Docs
 
-# Characters a stem cannot hold and still be a file name and a wiki-link target.
-_BAD_STEM = re.compile(r"[/\\\[\]|#^:*?\"<>\x00-\x1f]")
+# Characters a stem cannot hold and still be a file name and a wiki-link target. A backtick
+# is refused too: in the link lines growth writes it would open a code span that hides links.
+_BAD_STEM = re.compile(r"[/\\\[\]|#^:*?\"<>`\x00-\x1f]")
+# What a title pasted into Markdown must not be read as: a link (`[[`, `]]`, `|` in a table),
+# a code span that swallows the links after it (a backtick), raw HTML, or an escape.
+_MARKUP = re.compile(r"([\\`\[\]|<])")
 DEFAULT_TAGS = ("mikado",)
 
 
@@ -52,7 +56,8 @@ def stem_problem(stem: str) -> str | None:
         return "give the stem without `.md`"
     bad = _BAD_STEM.search(stem)
     if bad:
-        return f"a stem cannot contain `{bad.group()}` (it is a file name and a link target)"
+        char = "a backtick" if bad.group() == "`" else f"`{bad.group()}`"
+        return f"a stem cannot contain {char} (it is a file name and a link target)"
     if not stem.isprintable():
         # Also lone surrogates: the command line's undecodable bytes, which no UTF-8 body
         # could ever link to.
@@ -64,6 +69,8 @@ def title_problem(title: str) -> str | None:
     """Why ``title`` cannot be a card's title, or ``None``."""
     if not title.strip():
         return "a title must not be empty"
+    if any(char in title for char in "\r\n\v\f\x85\u2028\u2029"):
+        return "a title must be one line"
     try:
         title.encode("utf-8")
     except UnicodeEncodeError:
@@ -86,8 +93,14 @@ def check_new_stem(stem: str, docs: Docs) -> None:
         raise UsageError(f"a doc with stem `{stem}` already exists: {existing.path}")
 
 
+def inline(title: str) -> str:
+    """``title`` as Markdown text on one line that reads back as itself: no link, code span or
+    HTML of its own, so it neither breaks the link before it nor hides the ones after it."""
+    return _MARKUP.sub(r"\\\1", " ".join(title.split()))
+
+
 def link_line(stem: str, title: str) -> str:
-    return f"- [[{stem}]] — {title}"
+    return f"- [[{stem}]] — {inline(title)}"
 
 
 def links_in(data: bytes, stem: str) -> bool:
@@ -316,7 +329,7 @@ def grow(
             tags=failing.tags,
             requires=(),
             body=[
-                f"# {title}",
+                f"# {inline(title)}",
                 "",
                 learned.strip(),
                 "",
@@ -370,6 +383,23 @@ def _folder_prefix(folder: Path, root: Path, excluded: frozenset[str]) -> str:
     return base.as_posix() + "/"
 
 
+def _refuse_orphan(config: Config, categories: Categories, stem: str, rel: str) -> None:
+    """Refuse a new card nothing would link to: the tree would fail `check` (``orphan``) the
+    moment it is written, which `new` promises it does not."""
+    if (
+        rel in categories.index_paths
+        or stem in config.orphan_exempt
+        or not config.reports("orphan", rel)
+    ):
+        return
+    where = " (F/F.md for a folder F)" if config.index_mode == "auto" else ""
+    raise UsageError(
+        f"nothing would link to `{stem}` at {rel}, and `mikado check` would report it an orphan: "
+        "give --required-by CARD (that card's body then links it), or --dir a folder with a "
+        f"category index{where}, which then links it"
+    )
+
+
 def new_card(
     config: Config,
     docs: Docs,
@@ -403,8 +433,12 @@ def new_card(
     else:
         prefix = ""
     rel = f"{prefix}{stem}.md"
+    categories = Categories.from_config(config, (*docs.paths, rel))
+    index = categories.index_of(rel)
+    if not required_by and index is None:
+        _refuse_orphan(config, categories, stem, rel)
     first = docs.cards[required_by[0]] if required_by else None
-    body = [f"# {title}", ""]
+    body = [f"# {inline(title)}", ""]
     if required_by:
         body.append("Prerequisite of " + ", ".join(f"[[{y}]]" for y in required_by) + ".")
     changes = Changes()
@@ -416,7 +450,6 @@ def new_card(
         changes.create(path, data)
     except FileExistsError:
         raise UsageError(f"{path} already exists; choose another stem") from None
-    index = index_of(config, docs, rel)
     if index is not None:
         index_path = docs.root / index
         changes.replace(index_path, indexed(changes.read(index_path), stem, title))

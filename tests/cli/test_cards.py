@@ -100,3 +100,32 @@ def test_new_refuses_a_cycle_and_changes_nothing(tmp_path: Path) -> None:
     assert "leaf → mid → goal → leaf" in result.stderr
     assert tree.snapshot() == before
     assert tree.mikado("status").returncode == 0
+
+
+# -- new never leaves an orphan ---------------------------------------------------------------
+
+
+def test_new_without_dependents_is_refused_where_nothing_links_it(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {"goal": {}})
+    before = tree.snapshot()
+    result = tree.mikado("new", "extra", "--title", "Extra")
+    assert result.returncode == 2
+    assert "orphan" in result.stderr and "--required-by" in result.stderr
+    assert tree.snapshot() == before
+
+
+def test_new_in_a_category_without_dependents_keeps_check_green(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {"goal": {}}, config='ignore = ["action-missing"]\n')
+    title = "Wire `ci` [[registry]] | auth ]]"
+    result = tree.mikado("new", "extra", "--title", title, "--dir", "cards/work")
+    assert result.returncode == 0, result.stderr
+    assert "linked from work/work.md" in result.stdout
+    check = tree.mikado("check", "--strict")
+    assert check.returncode == 0, check.stdout
+    assert tree.meta("extra")["title"] == title
+
+
+def test_new_refuses_a_stem_with_a_backtick(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {"goal": {}})
+    result = tree.mikado("new", "wire`ci", "--title", "Wire", "--required-by", "goal")
+    assert result.returncode == 2 and "cannot contain a backtick" in result.stderr

@@ -208,6 +208,92 @@ def test_new_refuses_a_folder_nothing_reads(tmp_path: Path, folder: str, words: 
 
 def test_new_into_a_folder_only_named_like_an_excluded_path(tmp_path: Path) -> None:
     config, docs = setup(tmp_path, chain(), settings='exclude = ["ops/old"]')
-    made = make(config, docs, folder=tmp_path / "docs" / "team" / "old")
+    made = make(config, docs, folder=tmp_path / "docs" / "team" / "old", required_by=["goal"])
     assert made.path == "team/old/extra.md"
     assert load_docs(config).card("extra") is not None
+
+
+# -- nothing left unlinked -------------------------------------------------------------------------
+
+
+def findings_on(config: Config) -> list[tuple[str, str, str | None]]:
+    from mikado.checks.gate import check_docs
+
+    return [(f.rule, f.path, f.target) for f in check_docs(config).findings]
+
+
+def test_new_without_dependents_is_linked_from_its_category_index(tmp_path: Path) -> None:
+    config, docs = setup(tmp_path, chain(), settings='ignore = ["action-missing"]')
+    made = make(config, docs, folder=tmp_path / "docs" / "zot")
+    assert made.index == "zot/zot.md"
+    assert "- [[extra]] — Extra" in (tmp_path / "docs" / "zot" / "zot.md").read_text()
+    assert findings_on(config) == []
+
+
+def test_new_refuses_a_card_nothing_would_link_and_says_how(tmp_path: Path) -> None:
+    # the root is no category: nothing would link a card written there
+    config, docs = setup(tmp_path, chain())
+    before = snapshot(tmp_path / "docs")
+    with pytest.raises(UsageError) as refused:
+        make(config, docs)
+    message = refused.value.message
+    assert "orphan" in message and "--required-by" in message and "--dir" in message
+    assert "F/F.md" in message
+    assert snapshot(tmp_path / "docs") == before
+
+
+@pytest.mark.parametrize(
+    "settings",
+    ['orphan_exempt = ["index", "extra"]', 'ignore = ["orphan:extra.md"]', 'ignore = ["orphan"]'],
+)
+def test_new_writes_an_unlinked_card_the_orphan_rule_spares(tmp_path: Path, settings: str) -> None:
+    config, docs = setup(tmp_path, chain(), settings=settings)
+    assert make(config, docs).path == "extra.md"
+    assert ("orphan", "extra.md", "extra") not in findings_on(config)
+
+
+def test_new_as_a_category_index_needs_no_link(tmp_path: Path) -> None:
+    # `ops/ops.md` is the index of a new category: exempt from orphan, and the root has none
+    config, docs = setup(tmp_path, chain())
+    made = make(config, docs, stem="ops", folder=tmp_path / "docs" / "ops")
+    assert made == type(made)("ops", "ops/ops.md", None)
+
+
+TRICKY_TITLES = [
+    "Use `mikado` here",
+    "Close ]] early",
+    "Open [[leaf]] a link",
+    "Pipe | in a cell",
+    "Back\\slash `and` [[x|y]] <!-- z",
+    "An ![[embed]]",
+]
+
+
+@pytest.mark.parametrize("title", TRICKY_TITLES)
+def test_titles_in_link_lines_are_escaped(tmp_path: Path, title: str) -> None:
+    from mikado.tree.links import extract_links
+
+    config, docs = setup(tmp_path, chain(), settings='ignore = ["action-missing"]')
+    make(config, docs, title=title, required_by=["goal"])
+    root = tmp_path / "docs" / "zot"
+    for name in ("zot.md", "goal.md"):
+        text = (root / name).read_text()
+        # the line links the new card, and only it: the title makes no link of its own
+        written = next(row for row in text.splitlines() if row.startswith("- [[extra]] — "))
+        assert [link.target for link in extract_links(written, 1)] == ["extra"]
+    # and no code span opened by the title hides the links after it
+    assert findings_on(config) == []
+    assert load_docs(config).card("extra").title == title  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("stem", ["a`b", "`x`"])
+def test_a_stem_with_a_backtick_is_refused(tmp_path: Path, stem: str) -> None:
+    config, docs = setup(tmp_path, chain())
+    with pytest.raises(UsageError, match="cannot contain a backtick"):
+        make(config, docs, stem=stem, required_by=["goal"])
+
+
+def test_a_title_on_two_lines_is_refused(tmp_path: Path) -> None:
+    config, docs = setup(tmp_path, chain())
+    with pytest.raises(UsageError, match="one line"):
+        make(config, docs, title="Two\n[[lines]]", required_by=["goal"])

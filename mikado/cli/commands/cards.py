@@ -63,7 +63,8 @@ def new(
     """Write a new open card STEM, the manual Mikado loop.
 
     Each --required-by card gains STEM in `requires` and a link in its body; the new card is
-    linked from its category index, so the tree still passes `mikado check`.
+    linked from its category index, so the tree still passes `mikado check`. A card nothing
+    would link (no --required-by, no category index) is refused: give --dir a category.
 
     \b
     Examples:
