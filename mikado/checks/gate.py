@@ -86,6 +86,14 @@ def action_module(actions: Path, card: Card) -> Path:
     return actions / f"{card.action or card.stem}.py"
 
 
+def existing_action(config: Config, card: Card) -> Path | None:
+    """The module of ``card``'s action when the actions folder has it, as `run` finds it (a
+    ``_helper`` is no action), else ``None``."""
+    if (card.action or card.stem) not in action_names(config.actions):
+        return None
+    return action_module(config.actions, card)
+
+
 def _action_findings(
     config: Config, present: frozenset[str], cards: Iterable[Card]
 ) -> list[Finding]:
@@ -101,7 +109,7 @@ def _action_findings(
                 "action-missing",
                 card.path,
                 None,
-                f"open card with no action: add {_display(module)}, or do the work by hand "
+                f"open card with no action: add {display_path(module)}, or do the work by hand "
                 f"and run `mikado done {card.stem}`",
                 card.stem,
             )
@@ -109,7 +117,8 @@ def _action_findings(
     return findings
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """``path`` relative to the current folder, as messages show files."""
     try:
         return os.path.relpath(path)
     except ValueError:  # another drive (Windows)

@@ -140,8 +140,11 @@ class Outputs:
         value = self._store.get(stem, key, missing)
         if value is missing:
             raise LookupError(
-                f"card `{stem}` has recorded no output `{key}`; "
-                f"it must run before `{self._stem}` (add it to `requires`)"
+                f"card `{stem}` has recorded no output `{key}`: it must run before "
+                f"`{self._stem}` (add it to `requires` if it is not there); if it was "
+                "completed by hand (`mikado done`), its action never ran: run the goal again "
+                "with `--recheck` (its `check` then decides whether it runs), or set its "
+                "`status: active`"
             )
         return value
 

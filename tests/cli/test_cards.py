@@ -102,6 +102,53 @@ def test_new_refuses_a_cycle_and_changes_nothing(tmp_path: Path) -> None:
     assert tree.mikado("status").returncode == 0
 
 
+# -- done on a card that has an action -------------------------------------------------------
+
+WRITER = """
+def check(ctx):
+    return ctx.outputs.get("writer", "issuer") is not None
+
+
+def apply(ctx):
+    ctx.outputs.set("issuer", "https://id.example")
+"""
+
+READER = """
+def apply(ctx):
+    ctx.outputs.read("writer", "issuer")
+"""
+
+
+def test_done_on_a_card_with_an_action_warns_and_the_reader_points_at_recheck(
+    tmp_path: Path,
+) -> None:
+    tree = make_tree(
+        tmp_path,
+        {"writer": {}, "reader": {"requires": ["writer"]}},
+        {"writer": WRITER, "reader": READER},
+    )
+    done = tree.mikado("done", "writer")
+    assert done.returncode == 0, done.stderr
+    assert tree.status("writer") is None  # completed all the same
+    assert "warning: writer has an action, actions/writer.py, which did not run" in done.stderr
+    assert "--recheck" in done.stderr
+
+    run = tree.mikado("run", "reader", "--yes")
+    assert run.returncode == 1
+    # `writer` is in `requires` already: the hint says what helps
+    assert "has recorded no output `issuer`" in run.stderr and "--recheck" in run.stderr
+    assert tree.mikado("run", "reader", "--yes", "--recheck").returncode == 0
+    assert tree.status("reader") is None
+
+
+def test_done_on_a_card_without_an_action_says_nothing_more(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path, {"manual": {}, "other": {"action": "_helper"}}, {"_helper": ""})
+    for stem in ("manual", "other"):  # a `_helper` module is no action
+        done = tree.mikado("done", stem)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == f"{stem}: complete\n" and done.stderr == ""
+
+
 # -- new never leaves an orphan ---------------------------------------------------------------
 
 

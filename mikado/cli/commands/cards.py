@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mikado.cli.options import global_options, load_settings, output_format
-from mikado.cli.output import echo
+from mikado.cli.output import command_name, echo
 from mikado.errors import ExitCode
 
 
@@ -19,7 +19,9 @@ def done(ctx: click.Context, card: str) -> int:
     """Complete CARD by hand (refused while a prerequisite is open).
 
     For work no action does: once it is done, this records it in the card (per `completion`:
-    `status` removed, or `status: done`) and sets `modified` to today.
+    `status` removed, or `status: done`) and sets `modified` to today. A card that has an
+    action is completed too, with a warning: its action did not run, so the outputs it records
+    are missing (`mikado run GOAL --recheck` has the action look again).
 
     \b
     Examples:
@@ -27,13 +29,25 @@ def done(ctx: click.Context, card: str) -> int:
     """
     from datetime import date
 
+    from mikado.checks.gate import display_path, existing_action
     from mikado.engine.by_hand import complete_by_hand
+    from mikado.tree.loader import load_docs
 
     output_format(ctx, ("human",))
-    if not complete_by_hand(load_settings(ctx), card, date.today()):
+    config = load_settings(ctx)
+    if not complete_by_hand(config, card, date.today()):
         echo(f"{card} is already complete")
         return ExitCode.OK
     echo(f"{card}: complete")
+    completed = load_docs(config).card(card)
+    module = existing_action(config, completed) if completed is not None else None
+    if module is not None:
+        echo(
+            f"mikado: warning: {card} has an action, {display_path(module)}, which did not run: "
+            "the outputs it records are missing, and a card reading them will fail; to have it "
+            f"check the work, run `{command_name()} run GOAL --recheck`",
+            err=True,
+        )
     return ExitCode.OK
 
 
