@@ -91,6 +91,14 @@ def key_lines(block: Block) -> tuple[dict[str, int], tuple[int, ...]]:
     return lines, tuple(requires)
 
 
+def lacks(meta: Mapping[str, Any], key: str) -> bool:
+    """Whether required field ``key`` is missing: absent, null (``tags:`` with nothing after
+    it) or a blank string (a template's ``title: ""`` placeholder). ``tags: []`` is a doc with
+    no tags, a valid doc."""
+    value = meta.get(key)
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def build_card(
     stem: str,
     path: str,
@@ -127,11 +135,8 @@ def build_card(
             )
         )
 
-    # Missing means absent, null (`tags:` with nothing after it) or a blank string (a
-    # template's `title: ""` placeholder): `tags: []` is a doc with no tags, a valid doc.
     for key in required:
-        value = meta.get(key)
-        if value is not None and not (isinstance(value, str) and not value.strip()):
+        if not lacks(meta, key):
             continue
         if key in meta:
             where = line(key)

@@ -21,7 +21,7 @@ from pathlib import Path
 from mikado.checks.gate import Report, check_docs
 from mikado.config import ALWAYS_EXCLUDED, CONFIG_FILE, PYPROJECT, Config, find_config_file
 from mikado.errors import UsageError
-from mikado.model.card import MIKADO_FIELDS
+from mikado.model.card import MIKADO_FIELDS, lacks
 from mikado.model.findings import Severity
 from mikado.tree.discover import discover
 from mikado.tree.frontmatter import FrontMatterError, parse_block, split_bytes
@@ -73,7 +73,7 @@ class Survey:
     with_front_matter: int
     # Paths (from the root) of the docs carrying `status` or `requires`.
     placed: tuple[str, ...]
-    # For each usual required field, how many docs with front-matter lack it (absent or empty).
+    # For each usual required field, how many docs with front-matter lack it (as `check` sees it).
     lacking: Mapping[str, int] = field(default_factory=dict)
 
     @property
@@ -101,7 +101,7 @@ def survey(root: Path) -> Survey:
         if any(key in meta for key in PLACED_FIELDS):
             placed.append(path)
         for key in DEFAULT_REQUIRED:
-            if meta.get(key) in (None, "", [], {}):
+            if lacks(meta, key):
                 lacking[key] += 1
     return Survey(root, len(paths), with_front_matter, tuple(placed), lacking)
 

@@ -379,9 +379,15 @@ def test_new_writes_and_links_a_card(tmp_path: Path) -> None:
     assert "[[make-group]]" in (tree.docs / "work" / "work.md").read_text()
     assert load_docs(load_config(cwd=tree.root), strict_graph=True).errors() == []
 
-    elsewhere = tree.mikado("new", "loose", "--title", "Loose", "--dir", "cards")
-    assert elsewhere.returncode == 0, elsewhere.stderr
-    assert (tree.docs / "loose.md").is_file()
+    # Without a dependent, the card is linked from its folder's category index.
+    alone = tree.mikado("new", "loose", "--title", "Loose", "--dir", "cards/work")
+    assert alone.returncode == 0, alone.stderr
+    assert (tree.docs / "work" / "loose.md").is_file()
+    assert "[[loose]]" in (tree.docs / "work" / "work.md").read_text()
+    # Where no index would link it, nothing is written: an orphan fails `check` at once.
+    orphan = tree.mikado("new", "stray", "--title", "Stray", "--dir", "cards")
+    assert orphan.returncode == 2
+    assert not (tree.docs / "stray.md").exists()
 
 
 @pytest.mark.parametrize(

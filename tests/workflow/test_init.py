@@ -96,6 +96,17 @@ def test_a_field_most_docs_lack_is_not_required(tmp_path: Path) -> None:
     assert "cards_in" not in text
 
 
+def test_an_empty_list_is_a_value_the_survey_counts_as_present(tmp_path: Path) -> None:
+    """`tags: []` is a doc with no tags, as `check` sees it, so tags stays required."""
+    empty = "---\ntitle: {0}\nmodified: 2026-01-01\ntags: []\n---\n[[a]] [[b]] [[c]]\n"
+    text = written_config(
+        tmp_path,
+        {"a.md": empty.format("A"), "b.md": empty.format("B"), "c.md": card_text("C")},
+    )
+    assert "not required" not in text
+    assert load_config(cwd=tmp_path).required == ("title", "modified", "tags")
+
+
 def test_an_existing_configuration_is_kept_unless_forced(tmp_path: Path) -> None:
     (tmp_path / "mikado.toml").write_text("[mikado]\n")
     with pytest.raises(UsageError, match="already configures mikado; pass --force"):
