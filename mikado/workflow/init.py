@@ -2,9 +2,10 @@
 
 It looks at the docs as they are and proposes the configuration under which they already
 pass, as far as configuration can say it: where the docs are, which folders hold cards
-(``cards_in``), which of the usual required fields the docs carry, and whether open cards need
-actions. What a configuration cannot excuse (a broken link, an orphan) is shown, or with
-``baseline`` recorded as per-file ``ignore`` entries a team removes as it fixes them.
+(``cards_in``), which of the usual required fields the docs carry, which link targets the site
+build adds (``build_time_docs``) and whether open cards need actions. What a configuration
+cannot excuse (a broken link, an orphan) is shown, or with ``baseline`` recorded as per-file
+``ignore`` entries a team removes as it fixes them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mikado.checks.gate import Report, check_docs
@@ -23,6 +24,7 @@ from mikado.config import ALWAYS_EXCLUDED, CONFIG_FILE, PYPROJECT, Config, find_
 from mikado.errors import UsageError
 from mikado.model.card import MIKADO_FIELDS, lacks
 from mikado.model.findings import Severity
+from mikado.model.rules import RULE_NAMES
 from mikado.tree.discover import discover
 from mikado.tree.frontmatter import FrontMatterError, parse_block, split_bytes
 
@@ -146,12 +148,23 @@ def _has_cards(root: Path) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class BuildTimeDoc:
+    """A wiki-link ``target`` that names no doc, and the ``file`` (``<target>.md`` outside the
+    docs folder) a site build copies in to serve it, as a CHANGELOG.md at the top."""
+
+    target: str
+    file: Path
+
+
+@dataclass(frozen=True, slots=True)
 class Proposal:
     """The configuration `init` writes: ``target`` is the file, ``survey`` what it is for."""
 
     target: Path
     survey: Survey
     actions: Path
+    # Link targets that are no doc but a `<target>.md` beside the docs folder, as found.
+    build_time: tuple[BuildTimeDoc, ...] = ()
     baseline: tuple[str, ...] = ()  # `rule:path` entries for the findings there are now
 
     @property
@@ -164,6 +177,10 @@ class Proposal:
         repository does not use is not worth a finding on every doc)."""
         half = self.survey.with_front_matter / 2
         return tuple(k for k in DEFAULT_REQUIRED if self.survey.lacking.get(k, 0) <= half)
+
+    @property
+    def build_time_docs(self) -> tuple[str, ...]:
+        return tuple(doc.target for doc in self.build_time)
 
     @property
     def manual_only(self) -> bool:
@@ -183,6 +200,7 @@ class Proposal:
             cards_in=self.survey.card_folders,
             ignore=frozenset(ignore),
             ignore_paths=tuple((rule, pattern) for rule, pattern in paths),
+            build_time_docs=self.build_time_docs,
         )
 
     def text(self) -> str:
@@ -205,6 +223,13 @@ class Proposal:
             lines += [
                 f"# most docs lack {counts} of {s.with_front_matter}: not required",
                 f"required = {_toml_list(self.required)}",
+            ]
+        if self.build_time:
+            files = ", ".join(_relative(doc.file, self.target.parent) for doc in self.build_time)
+            lines += [
+                f"# linked from the docs but lying outside them ({files}): the site build "
+                "copies them in",
+                f"build_time_docs = {_toml_list(self.build_time_docs)}",
             ]
         ignore = []
         if self.manual_only:
@@ -245,7 +270,44 @@ def propose(cwd: Path, docs: Path, target: Path | None = None) -> Proposal:
             "init writes a mikado.toml; to keep the settings in pyproject.toml, run "
             "`mikado init --dry-run` and copy the [mikado] table there as [tool.mikado]"
         )
-    return Proposal(target, survey(docs), target.parent / "actions")
+    proposal = Proposal(target, survey(docs), target.parent / "actions")
+    return replace(proposal, build_time=build_time_docs(proposal))
+
+
+def build_time_docs(proposal: Proposal) -> tuple[BuildTimeDoc, ...]:
+    """The broken link targets ``T`` for which a ``T.md`` lies in the repository's top folder
+    (the configuration's) or the docs folder's parent. Docs sites copy such files in at build
+    time (a changelog, a licence), so the links work on the site; a target with no such file
+    stays a broken link."""
+    root = proposal.survey.root.absolute()
+    folders = dict.fromkeys(
+        folder
+        for folder in (proposal.target.parent, root.parent)
+        if folder != root and root not in folder.parents
+    )
+    # Only the links `check` calls broken are candidates: a stem or a file of the tree
+    # already decides its own links.
+    all_but_broken_links = frozenset(RULE_NAMES - {"broken-link"})
+    with tempfile.TemporaryDirectory(prefix="mikado-init-") as runtime:
+        config = proposal.config(Path(runtime))
+        report = check_docs(replace(config, ignore=all_but_broken_links, ignore_paths=()))
+    targets = sorted({f.target for f in report.findings if f.rule == "broken-link" and f.target})
+    found: list[BuildTimeDoc] = []
+    for name in targets:
+        for folder in folders:
+            if _is_file_named(folder, f"{name}.md"):
+                found.append(BuildTimeDoc(name, folder / f"{name}.md"))
+                break
+    return tuple(found)
+
+
+def _is_file_named(folder: Path, name: str) -> bool:
+    # Exactly this name: on a case-insensitive disk `changelog.md` would open CHANGELOG.md,
+    # but the site build (and a case-sensitive checkout) would not serve it.
+    try:
+        return name in os.listdir(folder) and (folder / name).is_file()
+    except OSError:
+        return False
 
 
 def preview(proposal: Proposal) -> Report:
@@ -261,7 +323,7 @@ def with_baseline(proposal: Proposal, report: Report) -> Proposal:
     entries = sorted(
         {f"{f.rule}:{glob.escape(f.path)}" for f in report.findings if f.severity is Severity.ERROR}
     )
-    return Proposal(proposal.target, proposal.survey, proposal.actions, tuple(entries))
+    return replace(proposal, baseline=tuple(entries))
 
 
 def existing(proposal: Proposal) -> Path | None:

@@ -166,3 +166,44 @@ def test_a_docs_folder_outside_the_config_folder(tmp_path: Path) -> None:
     write(propose(tmp_path / "repo", tmp_path / "handbook"))
     docs = load_config(cwd=tmp_path / "repo").docs
     assert (str(docs), docs.resolve()) == (f"{tmp_path}/repo/../handbook", tmp_path / "handbook")
+
+
+def test_build_time_docs_are_broken_targets_with_a_file_beside_the_docs(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "CHANGELOG.md": "# Changelog\n",
+            "LICENSE.md": "not linked\n",
+            "notes.md": "a stem of the tree decides its own links\n",
+            "docs/index.md": doc("Index", "[[CHANGELOG]] [[changelog]] [[notes]] [[gone]]\n"),
+            "docs/notes.md": doc("Notes", "[[index]]\n"),
+        },
+    )
+    proposal = propose(tmp_path, tmp_path / "docs")
+    assert proposal.build_time_docs == ("CHANGELOG",)  # exact case; nothing for `gone`
+    assert proposal.build_time[0].file == tmp_path / "CHANGELOG.md"
+    write(proposal)
+    assert load_config(cwd=tmp_path).build_time_docs == ("CHANGELOG",)
+    assert "(CHANGELOG.md): the site build copies them in" in proposal.text()
+    report = check_docs(load_config(cwd=tmp_path))
+    assert sorted(f.target or "" for f in report.findings) == ["changelog", "gone"]
+    # Baselining keeps them.
+    assert with_baseline(proposal, report).build_time_docs == ("CHANGELOG",)
+
+
+def test_build_time_docs_are_looked_for_beside_the_docs_folder_too(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "site/CHANGELOG.md": "# Changelog\n",
+            "site/docs/index.md": doc("Index", "[[CHANGELOG]]\n"),
+            "site/docs/CHANGELOG/readme.txt": "a folder is not the file\n",
+        },
+    )
+    (tmp_path / "conf").mkdir()
+    proposal = propose(tmp_path / "conf", tmp_path / "site/docs")
+    assert proposal.build_time_docs == ("CHANGELOG",)
+    assert "(../site/CHANGELOG.md)" in proposal.text()
+    (tmp_path / "site/CHANGELOG.md").unlink()
+    (tmp_path / "site/CHANGELOG.md").mkdir()
+    assert propose(tmp_path / "conf", tmp_path / "site/docs").build_time_docs == ()

@@ -30,10 +30,11 @@ def init(ctx: click.Context, force: bool, dry_run: bool, baseline: bool) -> int:
     """Write a mikado.toml for the docs of this repository.
 
     Finds the docs folder (docs/ or cards/, or --docs DIR), proposes `cards_in` (the
-    folders holding cards with `status`/`requires`), the required fields the docs carry, and
-    whether open cards need actions; writes mikado.toml here (--config FILE names another),
-    refusing to replace a configuration unless --force; shows what `mikado check` finds with
-    it; and prints a pre-commit hook and a CI job to paste.
+    folders holding cards with `status`/`requires`), the required fields the docs carry,
+    `build_time_docs` (link targets such as CHANGELOG served by a CHANGELOG.md beside the
+    docs), and whether open cards need actions; writes mikado.toml here (--config FILE names
+    another), refusing to replace a configuration unless --force; shows what `mikado check`
+    finds with it; and prints a pre-commit hook and a CI job to paste.
 
     \b
     Examples:
