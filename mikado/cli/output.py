@@ -44,6 +44,16 @@ def command_name(argv0: str | None = None) -> str:
     return argv0
 
 
+def as_run(text: str) -> str:
+    """``text`` with each command hint (`` `mikado …` ``, ``cd DIR && mikado …``) naming
+    mikado as :func:`command_name` does: hints the core writes in one form read right
+    wherever mikado was installed."""
+    name = command_name()
+    if name == "mikado":
+        return text
+    return text.replace("`mikado ", f"`{name} ").replace("&& mikado ", f"&& {name} ")
+
+
 def echo(text: str = "", *, err: bool = False) -> None:
     click.echo(text, err=err, color=colour_enabled(sys.stderr if err else sys.stdout))
 

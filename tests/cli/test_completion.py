@@ -58,3 +58,11 @@ def test_zsh_shows_titles_made_printable(tmp_path: Path, docs: Path) -> None:
 def test_a_broken_configuration_completes_nothing_quietly(tmp_path: Path, docs: Path) -> None:
     (tmp_path / "mikado.toml").write_text("[mikado]\nno_such_key = 1\n")
     assert not any(complete(tmp_path, "mikado --docs docs run "))
+
+
+def test_card_arguments_complete_too(tmp_path: Path, docs: Path) -> None:
+    assert complete(tmp_path, "mikado --docs docs done w") == ["plain,wire-ci"]
+    assert complete(tmp_path, "mikado --docs docs new x --requires zot-a") == ["plain,zot-auth"]
+    assert complete(tmp_path, "mikado --docs docs new x --required-by h") == ["plain,harden-zot"]
+    assert complete(tmp_path, "mikado --docs docs finalize h") == ["plain,harden-zot"]
+    assert complete(tmp_path, "mikado --docs docs resume w") == ["plain,wire-ci"]

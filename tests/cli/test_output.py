@@ -11,7 +11,7 @@ import pytest
 from terminal import on_a_terminal
 from treebuilder import card_text
 
-from mikado.cli.output import StatusLine, colour_enabled, command_name
+from mikado.cli.output import StatusLine, as_run, colour_enabled, command_name
 
 
 class Terminal(io.StringIO):
@@ -90,3 +90,21 @@ def test_hints_name_the_command_as_the_person_can_run_it(
     assert command_name(str(script)) == "mikado"  # what the shell finds anyway
     assert command_name("/usr/lib/python3/site-packages/mikado/__main__.py") == "mikado"
     assert command_name("/usr/bin/pytest") == "mikado"
+
+
+def test_hints_the_core_writes_name_mikado_as_it_was_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """resume's next steps and the lab's closing lines are written with `mikado`; on their
+    way to the screen they name the command the person can paste."""
+    monkeypatch.setenv("PATH", "/nowhere")
+    monkeypatch.setattr("sys.argv", [".venv/bin/mikado", "resume"])
+    assert as_run("resume g: `git switch mikado/g`, then `mikado resume`") == (
+        "resume g: `git switch mikado/g`, then `.venv/bin/mikado resume`"
+    )
+    assert as_run("Chain status: cd /tmp/ws && mikado status g") == (
+        "Chain status: cd /tmp/ws && .venv/bin/mikado status g"
+    )
+    assert as_run("mikado: g failed") == "mikado: g failed"  # a message prefix, not a hint
+    monkeypatch.setattr("sys.argv", ["/usr/bin/pytest"])
+    assert as_run("then `mikado resume`") == "then `mikado resume`"

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import click
 
-from mikado.cli.options import global_options, load_settings, output_format, read_plan
-from mikado.cli.output import echo, echo_json
+from mikado.cli.options import (
+    complete_stems,
+    global_options,
+    load_settings,
+    output_format,
+    read_plan,
+)
+from mikado.cli.output import as_run, echo, echo_json
 from mikado.errors import ExitCode, UsageError
 
 
@@ -72,7 +78,7 @@ def branch_check(ctx: click.Context, commit_msg: Path | None, base: str) -> int:
 
 
 @click.command()
-@click.argument("goal", required=False)
+@click.argument("goal", required=False, shell_complete=complete_stems)
 @click.option(
     "--base",
     default="main",
@@ -133,7 +139,7 @@ def resume(ctx: click.Context, goal: str | None, base: str) -> int:
             echo_json(off.as_json())
         else:
             for line in describe_off_branch(off):
-                echo(line)
+                echo(as_run(line))
         return ExitCode.OK
     report = check_branch(repo, config, base=base)
     stem = on_branch.stem
@@ -147,5 +153,5 @@ def resume(ctx: click.Context, goal: str | None, base: str) -> int:
         failed = {c.stem for c in chain.cards if c.status == "failed"}
         tree = status_tree(chain, last_failures(config.runtime, failed), marks=marks_for_stream())
     for line in describe_on_branch(on, tree):
-        echo(line)
+        echo(as_run(line))
     return ExitCode.OK

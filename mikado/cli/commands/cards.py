@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from mikado.cli.options import global_options, load_settings, output_format
+from mikado.cli.options import complete_stems, global_options, load_settings, output_format
 from mikado.cli.output import command_name, echo
 from mikado.errors import ExitCode
 
 
 @click.command()
-@click.argument("card")
+@click.argument("card", shell_complete=complete_stems)
 @global_options
 @click.pass_context
 def done(ctx: click.Context, card: str) -> int:
@@ -54,9 +54,19 @@ def done(ctx: click.Context, card: str) -> int:
 @click.command()
 @click.argument("stem")
 @click.option("--title", required=True, help="The card's title.")
-@click.option("--requires", multiple=True, metavar="CARD", help="A prerequisite (repeatable).")
 @click.option(
-    "--required-by", multiple=True, metavar="CARD", help="A card that needs this one (repeatable)."
+    "--requires",
+    multiple=True,
+    metavar="CARD",
+    help="A prerequisite (repeatable).",
+    shell_complete=complete_stems,
+)
+@click.option(
+    "--required-by",
+    multiple=True,
+    metavar="CARD",
+    help="A card that needs this one (repeatable).",
+    shell_complete=complete_stems,
 )
 @click.option(
     "--dir",

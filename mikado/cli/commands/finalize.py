@@ -6,13 +6,20 @@ from typing import Any
 
 import click
 
-from mikado.cli.options import global_options, goal_stem, load_settings, output_format, read_plan
+from mikado.cli.options import (
+    complete_stems,
+    global_options,
+    goal_stem,
+    load_settings,
+    output_format,
+    read_plan,
+)
 from mikado.cli.output import echo, echo_json
 from mikado.errors import ExitCode
 
 
 @click.command()
-@click.argument("goal")
+@click.argument("goal", shell_complete=complete_stems)
 @click.option("--dry-run", is_flag=True, help="Show what would change and write nothing.")
 @global_options
 @click.pass_context

@@ -15,7 +15,7 @@ from mikado.cli.options import (
     output_format,
 )
 from mikado.cli.options import lab_versions as options_lab_versions
-from mikado.cli.output import echo
+from mikado.cli.output import as_run, echo
 
 
 @click.group(name="lab")
@@ -71,5 +71,5 @@ def serve(
         workspace,
         versions=versions,
         sources=operator_sources(ctx, infra),
-        echo=echo,
+        echo=lambda line: echo(as_run(line)),
     )

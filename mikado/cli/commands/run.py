@@ -16,7 +16,7 @@ from mikado.cli.options import (
     output_format,
 )
 from mikado.cli.options import lab_versions as options_lab_versions
-from mikado.cli.output import echo
+from mikado.cli.output import as_run, echo
 from mikado.errors import UsageError
 
 
@@ -127,5 +127,5 @@ def run(
         run_chain=lambda config: run_chain(
             config, goal, options, fmt=fmt, verbose=verbose, ask=False
         ),
-        echo=lambda line: echo(line, err=fmt == "json"),
+        echo=lambda line: echo(as_run(line), err=fmt == "json"),
     )
