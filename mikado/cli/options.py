@@ -161,7 +161,7 @@ def complete_stems(
 
     from mikado.config import load_config
     from mikado.tree.loader import load_docs
-    from mikado.views.status import printable
+    from mikado.views.printable import printable
 
     options = _options(ctx)
     try:

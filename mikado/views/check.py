@@ -12,6 +12,7 @@ from pathlib import Path
 from mikado.checks.gate import Report
 from mikado.model.findings import Finding, Severity
 from mikado.views import paths
+from mikado.views.printable import printable
 
 # style(text, role): role is "path", "error", "warning", "rule", "ok" or "line".
 Style = Callable[[str, str], str]
@@ -52,7 +53,9 @@ def human(report: Report, style: Style = plain, cwd: Path | None = None) -> list
     lines: list[str] = []
     for path, group in groupby(report.findings, key=lambda f: f.path):
         findings = list(group)
-        lines.append(style(shown_path(report.root, path, cwd), "path"))
+        # File names and messages quoting them are shown, not obeyed (see printable); a
+        # message's own line breaks (a YAML error's context) stay.
+        lines.append(style(printable(shown_path(report.root, path, cwd)), "path"))
         width = (
             max(len(str(f.line)) for f in findings if f.line is not None)
             if any(f.line is not None for f in findings)
@@ -61,9 +64,10 @@ def human(report: Report, style: Style = plain, cwd: Path | None = None) -> list
         for finding in findings:
             line = str(finding.line) if finding.line is not None else "-"
             severity = finding.severity.value
+            message = "\n".join(map(printable, finding.message.split("\n")))
             lines.append(
                 f"  {style(line.rjust(width), 'line')}  "
-                f"{style(severity.ljust(7), severity)}  {finding.message}  "
+                f"{style(severity.ljust(7), severity)}  {message}  "
                 f"{style(finding.rule, 'rule')}"
             )
         lines.append("")

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from mikado.engine.journal import Failure
 from mikado.model.chains import Chain, State
 from mikado.views.graph import mermaid
-from mikado.views.status import printable
+from mikado.views.printable import printable
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 # What the forges make live in plain text. URLs of any scheme (GFM links http, https and ftp;

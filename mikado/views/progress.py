@@ -19,7 +19,7 @@ from mikado.engine.plan import PlannedCard
 from mikado.engine.results import Outcome, RunResult
 from mikado.engine.secrets import Masker
 from mikado.model.chains import State
-from mikado.views.status import printable
+from mikado.views.printable import printable
 
 Echo = Callable[[str], None]
 Style = Callable[[str, State | None], str]

@@ -341,7 +341,8 @@ def _closing_problems(change: FileChange) -> list[str]:
     if after.meta is None:
         return [f"leaves {name} without readable front-matter"]
     problems = []
-    if before.meta.get("status") not in OPEN_STATUSES:
+    status = before.meta.get("status")
+    if not (isinstance(status, str) and status in OPEN_STATUSES):  # a list is no status
         problems.append(f"{name} was not open (nothing to close)")
     elif after.meta.get("status") not in (None, "done"):
         problems.append(

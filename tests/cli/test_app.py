@@ -162,6 +162,24 @@ def test_next_lists_takeable_cards(capsys: pytest.CaptureFixture[str], zot_tree:
     assert json.loads(out) == {"next": ["oidc", "wire"]}
 
 
+def test_next_escapes_what_a_file_name_would_make_a_terminal_do(
+    capsys: pytest.CaptureFixture[str], tree: Tree
+) -> None:
+    """`next` prints stems, which are file names: an escape sequence in one is shown, not
+    obeyed (JSON keeps the name as it is)."""
+    stem = "ti\x1b]0;owned\x07tle"
+    docs = tree(
+        {
+            f"{stem}.md": card_text("Odd", status="active"),
+            "index.md": card_text("Index", body=f"[[{stem}]]"),
+        }
+    )
+    code, out, _ = invoke(capsys, "--docs", str(docs), "next")
+    assert (code, out) == (0, "ti\\x1b]0;owned\\x07tle\n")
+    code, out, _ = invoke(capsys, "--docs", str(docs), "next", "--format", "json")
+    assert json.loads(out) == {"next": [stem]}
+
+
 def test_unknown_goal_is_a_usage_error_with_a_suggestion(
     capsys: pytest.CaptureFixture[str], zot_tree: Path
 ) -> None:

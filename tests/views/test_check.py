@@ -78,6 +78,18 @@ def test_human_output_groups_findings_by_file(base: Path) -> None:
     assert text.rstrip().endswith("4 errors, 1 warning in 4 docs (1 card)")
 
 
+def test_a_file_name_s_escape_sequence_is_shown_not_obeyed(tmp_path: Path) -> None:
+    """A doc named with an OSC sequence (a window title, a hyperlink) is listed with the
+    sequence escaped, in the path and in messages quoting the name."""
+    stem = "odd\x1b]0;owned\x07name"
+    (tmp_path / f"{stem}.md").write_text("---\ntitle: [unclosed\n---\n")
+    result = run_mikado("check", "--docs", ".", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "odd\\x1b]0;owned\\x07name.md\n" in result.stdout
+    assert "[[odd\\x1b]0;owned\\x07name]]" in result.stdout  # the orphan message
+
+
 def test_colour_only_on_a_terminal_and_never_with_no_color(base: Path) -> None:
     def on_terminal(env: dict[str, str]) -> str:
         return on_a_terminal(["check"], base, env)

@@ -11,8 +11,9 @@ from treebuilder import card_text, write_tree
 
 from mikado.cli import run_cli
 from mikado.engine.results import Outcome
+from mikado.views.printable import printable
 from mikado.views.progress import ConsoleProgress
-from mikado.views.status import MARKS, printable
+from mikado.views.status import MARKS
 
 # What a hostile or broken title can do to a terminal: plant a hyperlink (OSC 8), retitle the
 # window (OSC 0), colour the rest of the screen, return to the start of the line and overwrite

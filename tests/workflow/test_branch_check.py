@@ -294,6 +294,7 @@ def test_impl_adding_or_deleting_a_card_is_a_violation(
         ("new-card", "adds the card"),
         ("still-open", "does not complete"),
         ("already-done", "was not open"),
+        ("status-a-list", "was not open"),
         ("plain-doc", "makes notes.md a card"),
     ],
 )
@@ -318,6 +319,10 @@ def test_close_may_only_close_cards(
         repo.edit("cards/ship/build-it.md", "status: active", "status: done")
         repo.commit(subject("plan", "build-it turned out to be done"))
         repo.edit("cards/ship/build-it.md", "status: done\n", "")
+    elif change == "status-a-list":  # `check` reports it; the branch check must not crash
+        repo.edit("cards/ship/build-it.md", "status: active", "status: [active]")
+        repo.commit(subject("plan", "build-it written oddly"))
+        repo.edit("cards/ship/build-it.md", "status: [active]\n", "")
     elif change == "plain-doc":
         repo.edit("cards/notes.md", "title: Notes", "title: Notes\nstatus: done")
     sha = repo.commit(subject("close", change))

@@ -114,6 +114,8 @@ def next_(ctx: click.Context, goal: str | None) -> int:
     if fmt == "json":
         echo_json({"next": stems})
     else:
+        from mikado.views.printable import printable
+
         for stem in stems:
-            echo(stem)
+            echo(printable(stem))  # a file name may hold what a terminal would act on
     return ExitCode.OK
