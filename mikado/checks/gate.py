@@ -206,9 +206,16 @@ def _report_key(
         tuple(sorted(config.build_time_docs)),
         config.allowed_fields,
     )
-    digest = hashlib.sha1(marshal.dumps(settings))
-    digest.update(marshal.dumps(tree.paths))
-    digest.update(marshal.dumps([tree.stats[path] for path in tree.paths]))
-    digest.update(marshal.dumps(sorted(tree.files)))
-    digest.update(marshal.dumps(sorted(actions)))
+    digest = hashlib.sha1(_stable(settings))
+    digest.update(_stable(tree.paths))
+    digest.update(_stable([tree.stats[path] for path in tree.paths]))
+    digest.update(_stable(sorted(tree.files)))
+    digest.update(_stable(sorted(actions)))
     return digest.hexdigest()
+
+
+def _stable(value: object) -> bytes:
+    # Format 2: from 3 on, marshal marks objects referenced more than once (by refcount, not
+    # by value), so equal data gave different bytes in the run that read the docs and the
+    # run after it, and the report a cold check saved was never found again.
+    return marshal.dumps(value, 2)

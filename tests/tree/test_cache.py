@@ -54,6 +54,25 @@ def test_unchanged_docs_are_not_read_again(tmp_path: Path, reads: list[str]) -> 
     assert reads == ["c.md"]  # only the new doc was read
 
 
+def test_the_report_a_cold_check_saves_is_the_one_the_next_check_uses(tmp_path: Path) -> None:
+    """Two real runs, as in CI: the second finds the first one's report and writes none. (Its
+    key was once computed from marshal bytes that depend on reference counts, so the run that
+    read the docs and the run after it disagreed.)"""
+    # A per-file ignore, as `mikado init --baseline` writes: its rule name is the same string
+    # object as the findings' in the run that made them.
+    settings = 'ignore = ["broken-link:a.md"]\n'
+    write_tree(
+        tmp_path, {"a.md": doc("A", "[[b]] [[gone]]\n"), "b.md": doc("B")}, settings=settings
+    )
+    settle()
+    assert run_mikado("check", cwd=tmp_path).returncode == 0
+    [report] = (tmp_path / ".mikado" / "cache").glob("report-*")
+    saved = report.stat()
+    assert run_mikado("check", cwd=tmp_path).returncode == 0
+    again = report.stat()
+    assert (again.st_ino, again.st_mtime_ns) == (saved.st_ino, saved.st_mtime_ns)
+
+
 def test_a_same_size_edit_with_its_mtime_put_back_is_seen(tmp_path: Path) -> None:
     root = write_tree(tmp_path, {"a.md": doc("A", "[[b]]\n"), "b.md": doc("B")})
     settle()
