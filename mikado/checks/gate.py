@@ -214,7 +214,7 @@ def _report_key(
     return digest.hexdigest()
 
 
-def _stable(value: object) -> bytes:
+def _stable(value: Any) -> bytes:
     # Format 2: from 3 on, marshal marks objects referenced more than once (by refcount, not
     # by value), so equal data gave different bytes in the run that read the docs and the
     # run after it, and the report a cold check saved was never found again.
