@@ -74,6 +74,20 @@ def parse_subject(subject: str) -> Subject | None:
     return Subject(match["stem"], match["verb"], match["text"])
 
 
+def worked_stems(commits: Iterable[Commit]) -> list[str]:
+    """The chains the ``C2(<stem>)`` subjects of ``commits`` name, in order, once each."""
+    stems = (parsed.stem for c in commits if (parsed := parse_subject(c.subject)) is not None)
+    return list(dict.fromkeys(stems))
+
+
+def branch_commits(repo: Repo, base: str) -> list[Commit]:
+    """The commits of HEAD's branch since it left ``base`` (none when that cannot be told)."""
+    if not repo.has_commits() or repo.resolve(base) is None:
+        return []
+    base_sha = repo.merge_base(base)
+    return repo.commits_since(base_sha) if base_sha is not None else []
+
+
 def message_subject(message: str, comment_char: str = "#") -> str:
     """The subject git will record for a message being edited: comments and everything below
     the scissors line dropped, leading blank lines skipped."""
@@ -483,18 +497,18 @@ def check_branch(
     branch = repo.current_branch()
     if not is_mikado_branch(branch):
         return BranchReport(branch=branch, stem=None, base=base, merge_base=None)
-    goal = goal_of_branch(branch, load_docs(config).cards.values())
-    assert goal is not None  # a mikado/... branch always has one
-    stem = goal.stem
     merge_base: Commit | None = None
     if repo.has_commits():
         if repo.resolve(base) is None:
             raise UsageError(f"base `{base}` names no commit; pass --base with the branch it left")
         base_sha = repo.merge_base(base)
         if base_sha is None:
-            raise GitError(f"{goal.branch} shares no history with `{base}`")
+            raise GitError(f"{branch} shares no history with `{base}`")
         merge_base = repo.commit(base_sha)
     commits = repo.commits_since(merge_base.sha if merge_base else None)
+    goal = goal_of_branch(branch, load_docs(config).cards.values(), worked_stems(commits))
+    assert goal is not None  # a mikado/... branch always has one
+    stem = goal.stem
     pending: Commit | None = None
     if commit_message is not None:
         subject = message_subject(commit_message, comment_char(repo))

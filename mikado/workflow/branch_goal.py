@@ -8,7 +8,7 @@ falls back to the ``mikado/<stem>`` naming.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mikado.errors import DocsError
@@ -51,12 +51,16 @@ def branch_of(card: Card) -> str:
     return f"{BRANCH_PREFIX}{card.stem}"
 
 
-def goal_of_branch(branch: str | None, cards: Iterable[Card]) -> BranchGoal | None:
+def goal_of_branch(
+    branch: str | None, cards: Iterable[Card], worked: Sequence[str] = ()
+) -> BranchGoal | None:
     """The goal ``branch`` works, or ``None`` when it is not a ``mikado/...`` branch.
 
     The card whose ``branch`` field names it wins (an open one before a complete one, whose
-    field `finalize` has yet to strip); without one, the card named like the branch's suffix,
-    which may not exist yet."""
+    field `finalize` has yet to strip); without one, the card named like the branch's suffix;
+    without that, the first card the branch's ``C2(<stem>)`` commit subjects name (``worked``,
+    oldest first: after `finalize` has stripped the field, the history still says which goal
+    the branch worked); else the suffix, whose card may not exist yet."""
     suffix = stem_of_branch(branch)
     if branch is None or suffix is None:
         return None
@@ -74,5 +78,9 @@ def goal_of_branch(branch: str | None, cards: Iterable[Card]) -> BranchGoal | No
         pool = own
     if pool:
         return BranchGoal(branch, pool[0].stem, pool[0])
-    by_name = next((card for card in cards if card.stem == suffix), None)
-    return BranchGoal(branch, suffix, by_name)
+    by_stem = {card.stem: card for card in cards}
+    if suffix not in by_stem:
+        found = next((by_stem[stem] for stem in worked if stem in by_stem), None)
+        if found is not None:
+            return BranchGoal(branch, found.stem, found)
+    return BranchGoal(branch, suffix, by_stem.get(suffix))

@@ -611,3 +611,28 @@ def test_two_open_goals_naming_one_branch_is_an_error(
     named.edit("cards/ship/other-goal.md", "status: active\n", "")
     code = run_cli(["branch-check", "--format", "json"])
     assert (code, json.loads(capsys.readouterr().out)["stem"]) == (0, GOAL)
+
+
+def test_a_named_branch_keeps_its_goal_after_finalize_strips_the_field(
+    named: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`finalize` removes `branch:`; the branch's own C2(<stem>) history still says which
+    goal it worked, so neither the finalize commit (commit-msg hook) nor the finished branch
+    is judged as the chain of a card `shipping` that does not exist."""
+    named.write("src/app.py", "print('v2')\n")
+    named.commit(subject("impl", "v2"))
+    for stem in ("build-it", "test-it", GOAL):
+        close(named, stem)
+    named.commit(subject("close", "all"))
+    named.edit(f"cards/ship/{GOAL}.md", f"branch: {NAMED}\n", "")
+    named.git("add", "-A")
+    message = named.path.parent / "message.txt"
+    message.write_text(subject("finalize", "strip the goal"), encoding="utf-8")
+    assert violations(capsys, "--commit-msg", str(message)) == []
+    named.commit(subject("finalize", "strip the goal"))
+    code = run_cli(["branch-check", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["violations"]
+    assert (report["stem"], report["position"]) == (GOAL, Position.FINALIZED.value)
+    assert run_cli(["resume"]) == 0
+    assert "No goal card" not in capsys.readouterr().out

@@ -104,7 +104,7 @@ def resume(ctx: click.Context, goal: str | None, base: str) -> int:
     """
     from mikado.engine.journal import last_failures
     from mikado.views.status import marks_for_stream, status_tree
-    from mikado.workflow.branch_check import check_branch
+    from mikado.workflow.branch_check import branch_commits, check_branch, worked_stems
     from mikado.workflow.branch_goal import branch_of, goal_of_branch
     from mikado.workflow.git import NotInWorkTree, Repo
     from mikado.workflow.resume import (
@@ -124,7 +124,8 @@ def resume(ctx: click.Context, goal: str | None, base: str) -> int:
     plan = read_plan(config)
     stashes = tuple(repo.stashes()) if repo else ()
     branch = repo.current_branch() if repo else None
-    on_branch = goal_of_branch(branch, plan.docs.cards.values())
+    worked = worked_stems(branch_commits(repo, base)) if repo and branch else []
+    on_branch = goal_of_branch(branch, plan.docs.cards.values(), worked)
     if goal is not None:
         wanted = plan.docs.require(goal)
         if on_branch is not None and goal != on_branch.stem:
