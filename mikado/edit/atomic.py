@@ -26,9 +26,14 @@ _umask: int | None = None
 # A temporary file lives for the milliseconds between its creation and the rename; one this old
 # whose writer is gone (or unknown) was left by a writer that was killed.
 STALE_AFTER = 60.0
-# `.{name}.{pid}.{random}.tmp`, and `.{name}.{random}.tmp` as names were made before they
-# carried the pid. `random` is what tempfile.mkstemp adds: eight of [a-z0-9_].
-_TEMPORARY = re.compile(r"\..+?\.(?:(?P<pid>[0-9]+)\.)?[a-z0-9_]{8}\.tmp\Z")
+# `.{name}.mikado-{pid}.{random}.tmp`, and `.{name}.{random}.tmp` as names were made before
+# they carried a marker and the pid. `random` is what tempfile.mkstemp adds: eight of
+# [a-z0-9_]. `name` is the file's, cut short when it is long (see _temporary_prefix); the sweep
+# also wants a file of that name beside it, so a person's own `.notes.my_draft.tmp` is no
+# temporary of ours.
+_TEMPORARY = re.compile(r"\.(?P<name>.+?)\.(?:mikado-(?P<pid>[0-9]+)\.)?[a-z0-9_]{8}\.tmp\Z")
+# Room left in a 255-byte file name for the marker, the pid and mkstemp's part.
+_NAME_BYTES = 200
 _swept: set[str] = set()  # folders this process has swept already
 
 
@@ -67,7 +72,7 @@ def write_atomic(
             raise FileExistsError(f"{path} is a link") from None
         current = _default_mode()
     mode = current if mode is None else mode
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path.name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
@@ -84,6 +89,12 @@ def write_atomic(
             os.unlink(temp)
         raise
     fsync_folder(folder)
+
+
+def _temporary_prefix(name: str) -> str:
+    # A card's name may already be near the 255-byte limit; its temporary's must fit too.
+    short = name.encode("utf-8", "surrogateescape")[:_NAME_BYTES].decode("utf-8", "ignore")
+    return f".{short}.mikado-{os.getpid()}."
 
 
 def fsync_folder(folder: Path) -> None:
@@ -114,9 +125,10 @@ def sweep_temporaries(folder: Path, *, older_than: float = STALE_AFTER) -> list[
     except OSError:
         return removed
     now = time.time()
+    names = {entry.name for entry in entries}
     for entry in entries:
         found = _TEMPORARY.match(entry.name)
-        if found is None:
+        if found is None or not _beside_its_file(found, names):
             continue
         try:
             if not entry.is_file(follow_symlinks=False):
@@ -131,6 +143,16 @@ def sweep_temporaries(folder: Path, *, older_than: float = STALE_AFTER) -> list[
             continue
         removed.append(entry.name)
     return removed
+
+
+def _beside_its_file(found: re.Match[str], names: set[str]) -> bool:
+    """Whether the file the temporary was for is there: by its whole name for the old form,
+    which a person's own `.notes.my_draft.tmp` could match, by the start of it (a long name is
+    cut short) for the marked form."""
+    name = found.group("name")
+    if found.group("pid") is None:
+        return name in names
+    return any(other.startswith(name) and other != found.group() for other in names)
 
 
 def _running(pid: int) -> bool:

@@ -52,7 +52,7 @@ def test_an_edit_sweeps_a_killed_writers_temporary_file(tmp_path: Path) -> None:
     folder = tree.card_path("a").parent
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    stale = folder / f".a.md.{child.pid}.k1llnine.tmp"
+    stale = folder / f".a.md.mikado-{child.pid}.k1llnine.tmp"
     stale.write_text("---\ntitle: half")
     then = time.time() - 3600
     os.utime(stale, (then, then))

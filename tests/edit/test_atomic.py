@@ -78,19 +78,24 @@ def test_temporary_names_carry_the_writers_pid(
     monkeypatch.setattr(atomic.os, "replace", spy)
     write_atomic(tmp_path / "card.md", b"x\n")
     [name] = seen
-    assert name.startswith(f".card.md.{os.getpid()}.") and name.endswith(".tmp")
+    assert name.startswith(f".card.md.mikado-{os.getpid()}.") and name.endswith(".tmp")
 
 
 def test_stale_temporaries_of_dead_writers_are_swept_on_the_next_write(tmp_path: Path) -> None:
     dead = dead_pid()
     old = STALE_AFTER + 5
+    for name in ("card.md", "other.md", "backup.md"):
+        (tmp_path / name).write_bytes(b"x\n")
     cases = {  # name: (age in seconds, swept)
-        f".card.md.{dead}.abcd_123.tmp": (old, True),
+        f".card.md.mikado-{dead}.abcd_123.tmp": (old, True),
         ".card.md.x1y2z3w4.tmp": (old, True),  # named before names carried a pid
-        f".other.md.{dead}.zzzzzzzz.tmp": (3600, True),
-        f".card.md.{dead}.qqqqqqqq.tmp": (1, False),  # too young to judge
-        f".card.md.{os.getpid()}.livelive.tmp": (3600, False),  # its writer lives
+        f".other.md.mikado-{dead}.zzzzzzzz.tmp": (3600, True),
+        f".gone.md.mikado-{dead}.zzzzzzzz.tmp": (3600, False),  # no file it was for: not ours
+        f".card.md.mikado-{dead}.qqqqqqqq.tmp": (1, False),  # too young to judge
+        f".card.md.mikado-{os.getpid()}.livelive.tmp": (3600, False),  # its writer lives
         ".notes.tmp": (3600, False),  # not a name mikado makes
+        ".notes.my_draft.tmp": (3600, False),  # a person's: no file `notes` beside it
+        ".backup.20240101.tmp": (3600, False),  # nor `backup` (backup.md is another name)
         ".card.md.abc.tmp": (3600, False),
         "card.md.abcdefgh.tmp": (3600, False),  # not hidden: not ours
     }
@@ -103,9 +108,27 @@ def test_stale_temporaries_of_dead_writers_are_swept_on_the_next_write(tmp_path:
     assert left == {name for name, (_, swept) in cases.items() if not swept}
 
 
+def test_a_card_whose_name_is_near_the_limit_is_written_and_its_leftover_swept(
+    tmp_path: Path,
+) -> None:
+    """The temporary's name adds a marker, a pid and a random part to the card's: a 250-byte
+    name (80 CJK characters are 240) must not make the write fail."""
+    card = tmp_path / ("卡" * 80 + ".md")
+    write_atomic(card, b"x\n")
+    write_atomic(card, b"y\n")
+    assert card.read_bytes() == b"y\n"
+    leftover = tmp_path / (
+        atomic._temporary_prefix(card.name).replace(str(os.getpid()), str(dead_pid()))
+        + "abcdefgh.tmp"
+    )
+    leftover.write_bytes(b"half")
+    aged(leftover, STALE_AFTER + 5)
+    assert sweep_temporaries(tmp_path) == [leftover.name]
+
+
 def test_each_folder_is_swept_once_per_process(tmp_path: Path) -> None:
     write_atomic(tmp_path / "card.md", b"x\n")
-    late = tmp_path / f".card.md.{dead_pid()}.abcdefgh.tmp"
+    late = tmp_path / f".card.md.mikado-{dead_pid()}.abcdefgh.tmp"
     late.write_bytes(b"half")
     aged(late, STALE_AFTER + 5)
     write_atomic(tmp_path / "card.md", b"y\n")
