@@ -82,6 +82,9 @@ def run_card(
     cancelled = threading.Event()
     _stand_alone(cancelled)
     _redirect(stdout, stderr)
+    for held in (channel, lock):  # nothing the action runs may keep these open after it
+        if held is not None:
+            os.set_inheritable(held.fileno(), False)
     os.environ.clear()
     os.environ.update(job.environ)
     send = _Sender(channel)
@@ -128,7 +131,12 @@ def _die_with_parent() -> None:
 
 
 def _redirect(stdout: Connection, stderr: Connection) -> None:
-    """Point file descriptors 1 and 2, and Python's streams, at the engine's pipes."""
+    """Point file descriptors 1 and 2, and Python's streams, at the engine's pipes, and 0 at
+    /dev/null: a program that prompts (git for a password, ssh for a host key) must read
+    end-of-file, not the engine's terminal from a background process group."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     os.dup2(stdout.fileno(), 1)
     os.dup2(stderr.fileno(), 2)
     stdout.close()

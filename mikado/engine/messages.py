@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 from typing import Any
 
 LOG = "log"  # (LOG, levelno, levelname, message, traceback text or None), masked
@@ -21,6 +22,44 @@ RESULT = "result"  # (RESULT, outcome, error or None, (stem, title, learned) or 
 
 class MessageError(Exception):
     """A message that is not one of the shapes above."""
+
+
+# The largest message the engine accepts: a log record or an output is far smaller; a length
+# beyond this is damage (or a write into the channel by the action), not a message.
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+class Frames:
+    """Splits what arrives on the channel into messages, as multiprocessing's
+    ``Connection.send_bytes`` framed them (a signed 4-byte big-endian length; -1 and an
+    8-byte length for a huge one), without ever waiting for the rest of a message: the engine
+    reads whatever is there and comes back for more."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        found: list[bytes] = []
+        while len(self._buffer) >= 4:
+            (size,) = struct.unpack("!i", self._buffer[:4])
+            start = 4
+            if size == -1:
+                if len(self._buffer) < 12:
+                    break
+                (size,) = struct.unpack("!Q", self._buffer[4:12])
+                start = 12
+            if not 0 <= size <= MAX_MESSAGE:
+                raise MessageError(f"a message of an impossible length ({size} bytes)")
+            if len(self._buffer) < start + size:
+                break
+            found.append(bytes(self._buffer[start : start + size]))
+            del self._buffer[: start + size]
+        return found
+
+    @property
+    def partial(self) -> bool:
+        return bool(self._buffer)
 
 
 def encode(message: tuple[Any, ...]) -> bytes:

@@ -30,7 +30,7 @@ from mikado.engine.hooks import HookResult
 from mikado.engine.outputs import OutputStore
 from mikado.engine.results import Outcome
 from mikado.engine.secrets import LineMasker, Masker
-from mikado.errors import PrerequisiteDiscovered
+from mikado.errors import ConfigError, PrerequisiteDiscovered
 
 Emit = Callable[[str], None]
 Handle = Connection | int
@@ -50,9 +50,17 @@ def _forkserver() -> ForkServerContext:
 
 def start_early() -> None:
     """Start the fork server now, so its imports (a few hundred milliseconds on a busy
-    machine) overlap with reading the tree and planning, instead of delaying the first card."""
+    machine) overlap with reading the tree and planning, instead of delaying the first card.
+    A server that cannot start (no processes left, a TMPDIR too long for its socket) is a
+    :class:`ConfigError` naming why: the machine, not mikado, must change."""
     _forkserver()
-    multiprocessing.forkserver.ensure_running()
+    try:
+        multiprocessing.forkserver.ensure_running()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot start the process that runs actions: {exc.strerror or exc}"
+            + (" (its socket lives in TMPDIR: set a shorter TMPDIR)" if "path" in str(exc) else "")
+        ) from None
 
 
 @contextlib.contextmanager
@@ -79,9 +87,12 @@ class _Stream:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._emit = emit
         self.open = True
+        self._ended_line = True  # nothing said yet, or what was said ended its line
 
-    def read(self) -> None:
-        """Pass on what the pipe holds now; at its end, the rest, and close it."""
+    def read(self, *, drain: bool = False) -> None:
+        """Pass on one read's worth of what the pipe holds (all of it with ``drain``); at its
+        end, the rest, and close it. One read at a time: an action printing without pause
+        must not keep the engine from its deadlines and Ctrl-C."""
         while self.open:
             try:
                 data = os.read(self.fd, _READ)
@@ -93,6 +104,9 @@ class _Stream:
                 self.close()
                 return
             self._say(self._lines.feed(self._decoder.decode(data)))
+            self._ended_line = data.endswith(b"\n")
+            if not drain:
+                return
 
     def close(self) -> None:
         if self.open:
@@ -100,6 +114,10 @@ class _Stream:
             os.close(self.fd)
             self._say(self._lines.feed(self._decoder.decode(b"", final=True)))
             self._say(self._lines.finish())
+            if not self._ended_line:
+                # The action's last line ran out without its end: end it here, or the next
+                # card's output (or the engine's own line) would continue it.
+                self._say("\n")
 
     def _say(self, text: str) -> None:
         if text:
@@ -132,6 +150,7 @@ class ActionProcess:
         self._store = store
         self._reported: HookResult | None = None
         self._problem: str | None = None
+        self._frames = messages.Frames()
         context = _forkserver()
         reader, writer = context.Pipe(duplex=False)
         out_r, out_w = os.pipe()
@@ -140,8 +159,10 @@ class ActionProcess:
         # A duplicate of the run lock's descriptor (closing ours must not unlock the engine's).
         held = Connection(os.dup(lock), writable=False) if lock is not None else None
         try:
+            # Not a daemon: multiprocessing would then forbid the action its own processes
+            # (a Pool, a ProcessPoolExecutor); the engine ends it itself in any case.
             self._process: Any = context.Process(
-                target=run_card, args=(job, *ends, held), name=f"mikado {job.stem}", daemon=True
+                target=run_card, args=(job, *ends, held), name=f"mikado {job.stem}"
             )
             with _without_main():
                 self._process.start()
@@ -155,6 +176,7 @@ class ActionProcess:
                 if end is not None:
                     end.close()
         self.pid: int = self._process.pid or 0
+        os.set_blocking(reader.fileno(), False)
         self._channel: Connection | None = reader
         self._streams = {out_r: _Stream(out_r, masker, out), err_r: _Stream(err_r, masker, err)}
 
@@ -198,19 +220,32 @@ class ActionProcess:
 
     # -- what the process says
 
-    def _read_channel(self) -> None:
+    def _read_channel(self, *, drain: bool = False) -> None:
+        """Take the messages one read of the channel completes (every one with ``drain``).
+        Never blocks: half a message waits in the frames for the rest."""
         channel = self._channel
         assert channel is not None
-        try:
-            while channel.poll():
-                self._take(messages.decode(channel.recv_bytes()))
-        except (EOFError, OSError):
-            channel.close()
-            self._channel = None
-        except messages.MessageError as exc:
-            self._problem = f"the action's process sent {exc}"
-            channel.close()
-            self._channel = None
+        while True:
+            try:
+                data = os.read(channel.fileno(), _READ)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                if self._frames.partial:
+                    self._problem = "the action's process ended in the middle of a message"
+                break
+            try:
+                for frame in self._frames.feed(data):
+                    self._take(messages.decode(frame))
+            except messages.MessageError as exc:
+                self._problem = f"the action's process sent {exc}"
+                break
+            if not drain:
+                return
+        channel.close()
+        self._channel = None
 
     def _take(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
@@ -221,7 +256,11 @@ class ActionProcess:
         elif kind == messages.WAITING:
             self.waiting = self._masker(message[1]) if isinstance(message[1], str) else None
         elif kind == messages.RESULT:
-            self._reported = _result(*message[1:])
+            reported = _result(*message[1:])
+            # Masked here too, before it reaches the journal: what the engine records is
+            # masked by the engine, whatever the process sent.
+            error = self._masker(reported.error) if reported.error is not None else None
+            self._reported = HookResult(reported.outcome, error, reported.discovered)
 
     def _log(self, levelno: object, levelname: object, text: object, exc: object) -> None:
         if not isinstance(levelno, int):
@@ -234,7 +273,7 @@ class ActionProcess:
             {
                 "name": name,
                 "levelno": levelno,
-                "levelname": str(levelname),
+                "levelname": self._masker(str(levelname)),
                 "msg": self._masker(str(text)),
                 "exc_text": self._masker(exc) if isinstance(exc, str) else None,
             }
@@ -254,9 +293,9 @@ class ActionProcess:
     def _end(self) -> None:
         """The process is gone: read what it left in the pipes, and conclude."""
         if self._channel is not None:
-            self._read_channel()
+            self._read_channel(drain=True)
         for stream in self._streams.values():
-            stream.read()
+            stream.read(drain=True)
             stream.close()
         if self._channel is not None:
             self._channel.close()

@@ -160,6 +160,9 @@ class _Pass:
                     self._expire()
             if stopped:
                 self._interrupted()
+        except KeyboardInterrupt:  # a second Ctrl-C: the running cards still go back
+            self._interrupted()
+            raise
         finally:
             for process in [*self.processes.values(), *self.abandoned]:
                 process.close()

@@ -258,3 +258,117 @@ def apply(ctx):
     again = tree.mikado("status", "sleeps")
     assert again.returncode == 0
     assert tree.status("sleeps") == "running"  # left as the kill found it: resumable
+
+
+# What an action can reach if it tries: the write end of its channel to the engine.
+CHANNEL = """
+import gc, os
+from multiprocessing.connection import Connection
+def channel():
+    return next(
+        o for o in gc.get_objects()
+        if isinstance(o, Connection) and not o.closed and o.writable and not o.readable
+    )
+"""
+
+
+@pytest.mark.timeout(60)
+def test_an_action_logging_without_pause_still_times_out(tmp_path: Path) -> None:
+    """Messages arriving faster than the engine takes them must not keep it from its
+    deadlines: it reads a bounded amount, then looks at the clock."""
+    action = "def apply(ctx):\n    while True:\n        ctx.log.warning('tick')\n"
+    tree = make_tree(tmp_path, {"chatty": {}}, {"chatty": action}, config="timeout = 2\n")
+    result = run(tree, "chatty")
+    assert result.errors["chatty"] == "timed out after 2 s"
+    assert tree.status("chatty") == "failed"
+
+
+@pytest.mark.timeout(60)
+def test_half_a_message_on_the_channel_does_not_hold_the_engine(tmp_path: Path) -> None:
+    """The engine never waits inside a message: a length promising more than was written
+    (a sender stopped between header and body) leaves it free to time the card out."""
+    action = (
+        CHANNEL
+        + """
+import time
+def apply(ctx):
+    os.write(channel().fileno(), b"\\x00\\x00\\x00\\x10half")
+    time.sleep(600)
+"""
+    )
+    tree = make_tree(tmp_path, {"half": {}}, {"half": action}, config="timeout = 2\n")
+    result = run(tree, "half")
+    assert result.errors["half"] == "timed out after 2 s"
+
+
+def test_an_action_may_use_processes_of_its_own(tmp_path: Path) -> None:
+    action = """
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+def apply(ctx):
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map(abs, [-1, -2]) == [1, 2]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as executor:
+        assert list(executor.map(abs, [-3])) == [3]
+"""
+    tree = make_tree(tmp_path, {"pool": {}}, {"pool": action})
+    result = run(tree, "pool")
+    assert result.outcomes["pool"] is Outcome.DONE, result.errors
+
+
+def test_programs_an_action_runs_read_nothing_from_the_engine_s_stdin(tmp_path: Path) -> None:
+    action = """
+import subprocess
+from pathlib import Path
+def apply(ctx):
+    read = subprocess.run(["head", "-c", "20"], capture_output=True).stdout
+    (Path(ctx.base) / "read").write_bytes(read)
+"""
+    tree = make_tree(tmp_path, {"reads": {}}, {"reads": action})
+    typed = tmp_path / "typed.txt"
+    typed.write_text("TYPED-BY-THE-USER\n")
+    with typed.open() as stdin:
+        result = subprocess.run(
+            [sys.executable, "-m", "mikado", "run", "reads", "--yes"],
+            cwd=tree.root,
+            env=subprocess_env(None),
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "read").read_bytes() == b""
+
+
+def test_a_forged_result_is_masked_before_the_journal(tmp_path: Path) -> None:
+    """What reaches the journal is masked by the engine, whatever the process sent."""
+    action = (
+        CHANNEL
+        + """
+import pickle, struct
+SETTINGS = ("svc",)
+def apply(ctx):
+    forged = pickle.dumps(("result", "failed", "said " + ctx.settings["svc"]["token"], None))
+    os.write(channel().fileno(), struct.pack("!i", len(forged)) + forged)
+    os._exit(0)
+"""
+    )
+    tree = make_tree(
+        tmp_path, {"forges": {}}, {"forges": action}, config='[svc]\ntoken = "env:SVC_TOKEN"\n'
+    )
+    result = tree.mikado("run", "forges", "--yes", env={"SVC_TOKEN": "S3CRET-forged-9a"})
+    assert result.returncode == 1
+    journal = (tree.runtime / "journal.jsonl").read_text()
+    assert "said ***" in journal and "S3CRET" not in journal + result.stdout + result.stderr
+
+
+def test_a_last_line_without_its_end_is_ended(tmp_path: Path) -> None:
+    actions = {
+        "first": "def apply(ctx):\n    print('no end', end='')\n",
+        "second": "def apply(ctx):\n    print('second')\n",
+    }
+    tree = make_tree(tmp_path, {"first": {}, "second": {"requires": ["first"]}}, actions)
+    result = tree.mikado("run", "second", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "no end\nsecond\n" in result.stdout
