@@ -5,12 +5,11 @@ configuration lists the ``allowed_fields``.
 
 Most docs carry only known keys, and most share one set of keys (the loader shares equal key
 sets between cards), so each distinct set is looked at once and a known key costs one set
-lookup; only the rest is compared with difflib.
+lookup; only the rest is compared, by edit distance, with the fields.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from mikado.config import Config
@@ -18,11 +17,9 @@ from mikado.model.card import FIELDS, Card
 from mikado.model.findings import Finding, warning
 
 KEY_RULES = frozenset({"field-typo", "field-unknown"})
-# difflib's ratio for one wrong, missing or swapped letter in a field name is 0.75 or more
-# (`tgas`, `requries`); a longer key of the same stem (`modified_by`, `requirements`) is a
-# name of its own, not a typo, hence the limit on the difference in length too.
-_CUTOFF = 0.75
-_MAX_LENGTH_GAP = 2
+# One wrong, missing, extra or swapped letter is one edit (`tgas`, `requries`); a longer key
+# of the same stem (`modified_by`, `requirements`) is several away: a name of its own.
+_SHORT = 5  # keys this long or shorter may be one edit from a field, longer ones two
 
 # (rule, key, message) for one key of a card; path and line are the card's own.
 _Problem = tuple[str, str, str]
@@ -83,8 +80,30 @@ class KeyCheck:
         same = self._known_lowered.get(lowered)
         if same is not None:
             return same  # `Title`, `status ` (a quoted key with a blank)
-        close = difflib.get_close_matches(lowered, self._known_lowered, n=3, cutoff=_CUTOFF)
-        for candidate in close:
-            if abs(len(candidate) - len(lowered)) <= _MAX_LENGTH_GAP:
-                return self._known_lowered[candidate]
+        # A typo keeps the first letter and is a slip or two away: one edit (a swap of two
+        # neighbours counts as one) for a short key, two for a longer one. `caption` is no
+        # `action`, nor `task` a `tags`, though each is as similar by ratio.
+        allowed = 1 if len(lowered) <= _SHORT else 2
+        for candidate, known in self._known_lowered.items():
+            if candidate[:1] == lowered[:1] and _edits(lowered, candidate, allowed) <= allowed:
+                return known
         return None
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """The optimal-string-alignment distance of ``a`` and ``b`` (insertions, deletions,
+    substitutions and swaps of neighbours), or ``limit + 1`` once it is certainly more."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] | None = None
+    row = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, other in enumerate(b, 1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (char != other))
+            if before is not None and i > 1 and j > 1 and char == b[j - 2] and a[i - 2] == other:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before, row = row, current
+    return row[-1]

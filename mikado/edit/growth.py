@@ -400,6 +400,26 @@ def _refuse_orphan(config: Config, categories: Categories, stem: str, rel: str) 
     )
 
 
+def _refuse_misplaced(config: Config, rel: str, required_by: Sequence[Card]) -> None:
+    """Refuse a card, or a `requires` on a doc, where `cards_in` does not allow them: `check`
+    would report the tree at once (field-misplaced)."""
+    if not config.cards_in:
+        return
+    folders = tuple(folder + "/" for folder in config.cards_in)
+    allowed = ", ".join(config.cards_in)
+    if not rel.startswith(folders):
+        raise UsageError(
+            f"{rel} is outside `cards_in` ({allowed}), where cards may not be; "
+            "give --dir one of those folders"
+        )
+    for card in required_by:
+        if not card.path.startswith(folders):
+            raise UsageError(
+                f"--required-by {card.stem}: {card.path} is outside `cards_in` ({allowed}), so "
+                "it cannot take `requires`; require the new card from a card in those folders"
+            )
+
+
 def new_card(
     config: Config,
     docs: Docs,
@@ -433,6 +453,7 @@ def new_card(
     else:
         prefix = ""
     rel = f"{prefix}{stem}.md"
+    _refuse_misplaced(config, rel, [docs.cards[name] for name in required_by])
     categories = Categories.from_config(config, (*docs.paths, rel))
     index = categories.index_of(rel)
     if not required_by and index is None:

@@ -50,7 +50,20 @@ def test_keys_a_letter_or_two_from_a_field(tmp_path: Path, key: str, meant: str)
 
 @pytest.mark.parametrize(
     "key",
-    ["author", "description", "date", "modified_by", "requirements", "state", "weight", "owner"],
+    [
+        "author",
+        "description",
+        "date",
+        "modified_by",
+        "requirements",
+        "state",
+        "weight",
+        "owner",
+        "caption",  # as close to `action` as `requries` to `requires` by ratio
+        "task",
+        "requests",
+        "requisites",
+    ],
 )
 def test_keys_of_their_own_are_no_typos(tmp_path: Path, key: str) -> None:
     assert KeyCheck(load_config(cwd=tmp_path), frozenset({"field-typo"})).meant(key) is None

@@ -297,3 +297,25 @@ def test_a_title_on_two_lines_is_refused(tmp_path: Path) -> None:
     config, docs = setup(tmp_path, chain())
     with pytest.raises(UsageError, match="one line"):
         make(config, docs, title="Two\n[[lines]]", required_by=["goal"])
+
+
+# -- cards_in ----------------------------------------------------------------------------------
+
+
+def test_new_refuses_a_card_or_a_requires_where_cards_in_forbids_them(tmp_path: Path) -> None:
+    """With `cards_in`, a card outside those folders, or `requires` added to a plain doc
+    there, would be field-misplaced at once: refused, nothing written."""
+    files = {
+        **chain(),
+        "reference/reference.md": card_text("Reference", body="- [[api]]\n"),
+        "reference/api.md": card_text("API"),
+    }
+    config, docs = setup(tmp_path, files, settings='cards_in = ["zot"]\n')
+    before = snapshot(tmp_path / "docs")
+    with pytest.raises(UsageError, match=r"reference/extra.md is outside `cards_in` \(zot\)"):
+        make(config, docs, folder=tmp_path / "docs" / "reference")
+    with pytest.raises(UsageError, match=r"--required-by api: reference/api.md is outside"):
+        make(config, docs, required_by=("api",), folder=tmp_path / "docs" / "zot")
+    assert snapshot(tmp_path / "docs") == before
+    made = make(config, docs, required_by=("goal",))
+    assert made.path == "zot/extra.md"
