@@ -38,13 +38,14 @@ repos:
     hooks:
       - id: mikado-check
         name: mikado check
-        entry: mikado check
+        entry: mikado check{config}
         language: system
         pass_filenames: false
         always_run: true
+        stages: [pre-commit]  # not again at commit-msg, where the next hook runs
       - id: mikado-branch-check  # `pre-commit install -t commit-msg`
         name: mikado branch invariant
-        entry: mikado branch-check --commit-msg
+        entry: mikado branch-check{config} --commit-msg
         language: system
         stages: [commit-msg]
 """
@@ -62,8 +63,17 @@ jobs:
         with:
           python-version: "3.12"
       - run: pip install "mikado-chains @ git+https://example.org/your/mikado-mirror"
-      - run: mikado check --format github  # annotations on the diff; exit 1 on an error
+      - run: mikado check{config} --format github  # annotations on the diff; exit 1 on an error
 """
+
+
+def snippets(target: Path, top: Path) -> tuple[str, str]:
+    """The pre-commit configuration and the CI workflow for a configuration written to
+    ``target``, run from the repository's ``top``: they name the file when mikado would not
+    find it there by itself."""
+    rel = os.path.relpath(target, top)
+    config = "" if rel in (CONFIG_FILE,) else f" --config {rel}"
+    return PRE_COMMIT.format(config=config), CI_WORKFLOW.format(config=config)
 
 
 @dataclass(frozen=True, slots=True)

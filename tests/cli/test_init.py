@@ -121,6 +121,10 @@ def test_docs_and_config_options_name_the_folder_and_the_file(repo: GitRepo) -> 
     assert 'docs = "../handbook"' in done.stdout  # relative: the file is committed
     assert run_mikado("check", "--config", "conf/mikado.toml", cwd=repo.path).returncode == 0
     assert not (repo.path / "mikado.toml").exists()
+    # The hooks and the CI job run at the top, where mikado would not find conf/mikado.toml.
+    assert "entry: mikado check --config conf/mikado.toml\n" in done.stdout
+    assert "entry: mikado branch-check --config conf/mikado.toml --commit-msg" in done.stdout
+    assert "run: mikado check --config conf/mikado.toml --format github" in done.stdout
 
 
 def test_baseline_turns_today_s_errors_into_per_file_ignores(repo: GitRepo) -> None:

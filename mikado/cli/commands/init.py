@@ -43,12 +43,11 @@ def init(ctx: click.Context, force: bool, dry_run: bool, baseline: bool) -> int:
       mikado init --docs handbook --baseline
     """
     from mikado.workflow.init import (
-        CI_WORKFLOW,
-        PRE_COMMIT,
         existing,
         find_docs,
         preview,
         propose,
+        snippets,
         with_baseline,
         write,
     )
@@ -95,15 +94,16 @@ def init(ctx: click.Context, force: bool, dry_run: bool, baseline: bool) -> int:
             "  Fix them before CI runs `mikado check`, or record them as known (per-file "
             "`ignore` entries) with `--baseline`."
         )
+    pre_commit, workflow = snippets(proposal.target, cwd)
     echo()
     echo("pre-commit (.pre-commit-config.yaml):")
     echo()
-    for line in PRE_COMMIT.splitlines():
+    for line in pre_commit.splitlines():
         echo(f"    {line}")
     echo()
     echo("CI (Forgejo or GitHub Actions):")
     echo()
-    for line in CI_WORKFLOW.splitlines():
+    for line in workflow.splitlines():
         echo(f"    {line}")
     return ExitCode.OK
 
