@@ -28,6 +28,7 @@ from mikado.errors import UsageError
 from mikado.model.card import Card
 from mikado.model.categories import Categories
 from mikado.tree.frontmatter import FrontMatterError, parse_block, split_bytes
+from mikado.tree.links import extract_links
 from mikado.tree.loader import Docs
 
 # Characters a stem cannot hold and still be a file name and a wiki-link target. A backtick
@@ -104,9 +105,16 @@ def link_line(stem: str, title: str) -> str:
 
 
 def links_in(data: bytes, stem: str) -> bool:
-    """Whether a doc's bytes already wiki-link ``stem`` (plain, aliased or with a heading)."""
-    text = data.decode("utf-8", errors="replace")
-    return re.search(r"\[\[" + re.escape(stem) + r"(?:[|#\\]|\]\])", text) is not None
+    """Whether a doc's body already wiki-links ``stem`` (plain, aliased or with a heading) as
+    `check` reads links: one in code, in an HTML comment or escaped does not count, or the
+    new card would be left out of its index."""
+    try:
+        block = split_bytes(data)
+    except FrontMatterError:
+        block = None
+    body = data[block.body_offset :] if block is not None else data
+    text = body.decode("utf-8", errors="replace")
+    return any(link.target.strip() == stem for link in extract_links(text))
 
 
 def card_bytes(

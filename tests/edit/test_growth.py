@@ -319,3 +319,21 @@ def test_new_refuses_a_card_or_a_requires_where_cards_in_forbids_them(tmp_path: 
     assert snapshot(tmp_path / "docs") == before
     made = make(config, docs, required_by=("goal",))
     assert made.path == "zot/extra.md"
+
+
+@pytest.mark.parametrize(
+    "mention",
+    ["<!-- todo: [[extra]] -->", "```\n[[extra]]\n```", "`[[extra]]`", "\\[[extra]]"],
+)
+def test_a_mention_check_does_not_read_as_a_link_does_not_stand_for_one(
+    tmp_path: Path, mention: str
+) -> None:
+    """The index already "links" the new card only in code, a comment or escaped: `check`
+    would call the card unindexed, so the real link is still added."""
+    files = chain()
+    files["zot/zot.md"] = card_text("Zot", body=f"- [[goal]]\n- [[mid]]\n- [[leaf]]\n\n{mention}\n")
+    config, docs = setup(tmp_path, files)
+    make(config, docs, folder=tmp_path / "docs" / "zot")
+    index = (tmp_path / "docs" / "zot" / "zot.md").read_text()
+    assert "\n- [[extra]]" in index
+    assert load_docs(load_config(cwd=tmp_path), strict_graph=True).errors() == []
