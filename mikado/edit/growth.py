@@ -76,6 +76,10 @@ def title_problem(title: str) -> str | None:
         title.encode("utf-8")
     except UnicodeEncodeError:
         return "a title must be UTF-8 text (the command line held undecodable bytes)"
+    if any(not char.isprintable() and char != "\t" for char in title):
+        # An escape sequence written into the card would act on every terminal that shows
+        # the file (cat, git diff), which mikado's own views escape but others do not.
+        return "a title must not hold control characters"
     return None
 
 

@@ -299,6 +299,16 @@ def test_a_title_on_two_lines_is_refused(tmp_path: Path) -> None:
         make(config, docs, title="Two\n[[lines]]", required_by=["goal"])
 
 
+@pytest.mark.parametrize("title", ["Retitle \x1b]0;owned\x07", "Bell\x07", "Back\bspace"])
+def test_a_title_with_control_characters_is_refused(tmp_path: Path, title: str) -> None:
+    config, docs = setup(tmp_path, chain())
+    before = snapshot(tmp_path / "docs")
+    with pytest.raises(UsageError, match="control characters"):
+        make(config, docs, title=title, required_by=["goal"])
+    assert snapshot(tmp_path / "docs") == before
+    make(config, docs, title="Tab\tand émoji 🚀", required_by=["goal"])  # printable enough
+
+
 # -- cards_in ----------------------------------------------------------------------------------
 
 
